@@ -1,0 +1,106 @@
+# ticket-enrichment: `make run` (the whole job, end to end, locally) and `make test`.
+# Both create .venv and install what they need on a fresh machine.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+ARTIFACTS ?= artifacts
+TEST_ARTIFACTS ?= build/test-artifacts
+STANDINS ?=
+PROFILE ?=
+EXPORT_FLAGS ?=
+PYTEST_FLAGS ?=
+
+# AWS: honour an endpoint already in the environment; otherwise use the local emulator.
+AWS_LOCAL_PORT ?= 4566
+ifeq ($(origin AWS_ENDPOINT_URL),undefined)
+export AWS_ENDPOINT_URL := http://127.0.0.1:$(AWS_LOCAL_PORT)
+export AWS_ACCESS_KEY_ID ?= testing
+export AWS_SECRET_ACCESS_KEY ?= testing
+LOCAL_EMULATOR := 1
+endif
+export AWS_DEFAULT_REGION ?= us-east-1
+# The Hugging Face Hub is often unreachable (always, on the project's build machines): fail fast.
+export HF_HUB_ETAG_TIMEOUT ?= 3
+export HF_HUB_DOWNLOAD_TIMEOUT ?= 10
+
+.PHONY: help venv export test-artifacts test lint run worker aws-up aws-down setup seed status reset \
+        bench bench-export perf-chart perf-check chaos load clean
+
+help:
+	@echo "make run     export the models, start the local AWS emulator, enrich the sample tickets, show them"
+	@echo "make test    build the tiny test artifacts and run the test suite"
+	@echo "make export [STANDINS=full|tiny] [PROFILE=full|offline]   build artifacts/"
+	@echo "make aws-up | setup | seed | worker | status | reset | aws-down"
+	@echo "make bench   pytest benchmarks/ (after make export STANDINS=full)"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[export,dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+export: venv
+	$(BIN)/ticket-enrich export --out $(ARTIFACTS) $(if $(STANDINS),--stand-ins $(STANDINS)) \
+		$(if $(PROFILE),--profile $(PROFILE)) $(EXPORT_FLAGS)
+
+test-artifacts: venv
+	$(BIN)/ticket-enrich export --out $(TEST_ARTIFACTS) --stand-ins tiny --profile full
+
+lint: venv
+	$(BIN)/ruff check export runtime worker ticket_enrich tests benchmarks
+
+test: venv test-artifacts
+	TEST_ARTIFACTS=$(abspath $(TEST_ARTIFACTS)) $(BIN)/python -m pytest tests $(PYTEST_FLAGS)
+
+# ---- local AWS (moto server over HTTP) -------------------------------------------------
+aws-up: venv
+ifdef LOCAL_EMULATOR
+	$(BIN)/python -m worker.emulator up --port $(AWS_LOCAL_PORT) --dir .aws-local
+else
+	@echo "AWS_ENDPOINT_URL is set ($(AWS_ENDPOINT_URL)): not starting a local emulator"
+endif
+
+aws-down: venv
+ifdef LOCAL_EMULATOR
+	$(BIN)/python -m worker.emulator down --dir .aws-local
+endif
+
+setup: venv
+	$(BIN)/ticket-enrich aws setup
+
+seed: venv
+	$(BIN)/ticket-enrich aws seed samples/tickets
+
+status: venv
+	$(BIN)/ticket-enrich aws status
+
+reset: venv
+	$(BIN)/ticket-enrich aws reset
+
+worker: venv
+	$(BIN)/ticket-enrich worker --artifacts $(ARTIFACTS)
+
+# The README's main command: everything, end to end, then the emulator is stopped again.
+run: venv export
+	@$(MAKE) --no-print-directory aws-up
+	@set -e; trap '$(MAKE) --no-print-directory aws-down' EXIT; \
+	$(BIN)/ticket-enrich aws setup; \
+	$(BIN)/ticket-enrich aws seed samples/tickets; \
+	$(BIN)/ticket-enrich worker --artifacts $(ARTIFACTS) --until-empty --report
+
+# ---- performance and reliability (not part of make test) ---------------------------------
+bench-export: venv
+	$(BIN)/python -m pip install -q -e '.[export,dev,benchmarks]'
+	$(MAKE) --no-print-directory export STANDINS=full ARTIFACTS=build/bench-artifacts
+
+bench: venv
+	$(BIN)/python -m pip install -q -e '.[export,dev,benchmarks]'
+	$(BIN)/python -m pytest benchmarks $(PYTEST_FLAGS)
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

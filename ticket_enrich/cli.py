@@ -1,0 +1,43 @@
+"""Dispatch `ticket-enrich <subcommand>` to the package that owns it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> module with `add_arguments(parser)` and `run(args) -> int`, plus one line of help.
+# The modules are light at import time; each imports what it needs inside `run`.
+SUBCOMMANDS = {
+    "export": ("export.cli", "build verified, quantized ONNX artifacts (needs the `export` extra)"),
+    "enrich": ("ticket_enrich.enrich_cmd", "enrich tickets from a JSONL file, one enriched JSON per line"),
+    "worker": ("worker.cli", "poll SQS, enrich, write DynamoDB + S3"),
+    "aws": ("worker.aws_cli", "create, seed, inspect and empty the queue, buckets and table"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ticket-enrich", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:  # a package whose extra is not installed
+            sub.set_defaults(_unavailable=f"`ticket-enrich {name}` is unavailable here: {exc}")
+            continue
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "_unavailable", None):
+        print(args._unavailable, file=sys.stderr)
+        return 2
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

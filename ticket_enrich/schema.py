@@ -1,0 +1,121 @@
+"""The input schema for tickets, shared by `ticket-enrich enrich` and the worker.
+
+Untrusted bytes come in; a runtime `Ticket` or a `TicketRejected` naming the field and the
+reason comes out. The caps keep one ticket from costing more than any other.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from runtime.errors import TicketRejected
+from runtime.ticket import Ticket
+
+MAX_TICKET_BYTES = 256 * 1024  # a whole ticket document, as stored in S3 or sent on SQS
+MAX_SUBJECT_CHARS = 1_000
+MAX_BODY_CHARS = 100_000
+MAX_METADATA_BYTES = 8 * 1024
+TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"  # safe as an S3 key and a DynamoDB key
+
+# What customers and help desks write -> the four levels urgency reasons in.
+PRIORITY_ALIASES = {
+    "low": "low", "minor": "low", "p4": "low",
+    "normal": "medium", "medium": "medium", "moderate": "medium", "p3": "medium",
+    "high": "high", "major": "high", "p2": "high",
+    "urgent": "critical", "critical": "critical", "blocker": "critical", "emergency": "critical", "p1": "critical",
+}
+
+
+class TicketMetadata(BaseModel):
+    model_config = ConfigDict(extra="allow", str_max_length=200)
+
+    source: str | None = None
+    language: str | None = Field(default=None, max_length=16)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class TicketIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+    ticket_id: str = Field(pattern=TICKET_ID_PATTERN)
+    subject: str = Field(default="", max_length=MAX_SUBJECT_CHARS)
+    body: str = Field(default="", max_length=MAX_BODY_CHARS)
+    priority: str | None = None
+    created_at: str | None = Field(default=None, max_length=64)
+    customer_id: str | None = Field(default=None, max_length=128)
+    metadata: TicketMetadata = Field(default_factory=TicketMetadata)
+
+    @field_validator("subject", "body", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @field_validator("subject", "body")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("contains NUL characters")
+        return value
+
+    @field_validator("priority")
+    @classmethod
+    def _known_priority(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        canonical = PRIORITY_ALIASES.get(value.strip().lower())
+        if canonical is None:
+            raise ValueError(f"unknown priority {value!r}; use one of low, medium, high, critical")
+        return canonical
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _capped_metadata(cls, value: Any) -> Any:
+        if value is not None and len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
+            raise ValueError(f"is larger than {MAX_METADATA_BYTES} bytes")
+        return {} if value is None else value
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"]) or "ticket"
+    return field, error["msg"]
+
+
+def validate_ticket(raw: bytes | str | dict[str, Any]) -> Ticket:
+    """Bytes, text or a parsed object -> a runtime Ticket, or TicketRejected(field, reason)."""
+    ticket_id = raw.get("ticket_id") if isinstance(raw, dict) else None
+    if isinstance(raw, (bytes, str)):
+        size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+        if size > MAX_TICKET_BYTES:
+            raise TicketRejected("ticket", f"is {size} bytes; the limit is {MAX_TICKET_BYTES}")
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise TicketRejected("ticket", f"is not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise TicketRejected("ticket", f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
+    if not isinstance(raw, dict):
+        raise TicketRejected("ticket", f"must be a JSON object, not {type(raw).__name__}")
+    ticket_id = raw.get("ticket_id") if isinstance(raw.get("ticket_id"), str) else ticket_id
+    try:
+        parsed = TicketIn.model_validate(raw)
+    except ValidationError as exc:
+        field, reason = _first_error(exc)
+        raise TicketRejected(field, reason, ticket_id if isinstance(ticket_id, str) else None) from exc
+    if not parsed.subject.strip() and not parsed.body.strip():
+        raise TicketRejected("body", "the ticket has no text (subject and body are empty)", parsed.ticket_id)
+    return Ticket(
+        ticket_id=parsed.ticket_id,
+        subject=parsed.subject,
+        body=parsed.body,
+        priority=parsed.priority,
+        created_at=parsed.created_at,
+        customer_id=parsed.customer_id,
+        metadata=parsed.metadata.model_dump(exclude_none=True),
+    )
