@@ -1,0 +1,87 @@
+"""The one place that builds an onnxruntime InferenceSession.
+
+Thread counts come from the container's CPU quota (cgroup `cpu.max`, or v1's cfs files) and
+the process's CPU affinity, not from the host's core count, which onnxruntime would use.
+No other module touches `onnxruntime.SessionOptions`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnxruntime as ort
+
+from runtime.errors import RuntimeArtifactError
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def cgroup_cpu_limit(root: str | Path = "/sys/fs/cgroup") -> float | None:
+    """CPUs the cgroup may use (quota / period), or None when unlimited or unknown."""
+    root = Path(root)
+    v2 = _read(root / "cpu.max")  # "max 100000" or "150000 100000"
+    if v2:
+        quota, _, period = v2.partition(" ")
+        if quota != "max" and period:
+            return int(quota) / int(period)
+        return None
+    quota_v1 = _read(root / "cpu" / "cpu.cfs_quota_us") or _read(root / "cpu.cfs_quota_us")
+    period_v1 = _read(root / "cpu" / "cpu.cfs_period_us") or _read(root / "cpu.cfs_period_us")
+    if quota_v1 and period_v1 and int(quota_v1) > 0:
+        return int(quota_v1) / int(period_v1)
+    return None
+
+
+def available_cpus(cgroup_root: str | Path = "/sys/fs/cgroup", affinity: set[int] | None = None) -> int:
+    """Threads worth running: the CPU quota rounded up, capped by the CPUs we may run on."""
+    if affinity is None:
+        affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    cpus = max(1, len(affinity))
+    limit = cgroup_cpu_limit(cgroup_root)
+    if limit is not None:
+        cpus = min(cpus, max(1, math.ceil(limit)))
+    return cpus
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    threads: int
+    # The CPU arena keeps the largest buffers it ever handed out; with ticket lengths varying
+    # every batch it grows toward the worst case. Memory patterns only help fixed shapes.
+    cpu_arena: bool = False
+    mem_pattern: bool = False
+    optimization: str = "all"  # "disable" | "basic" | "extended" | "all"
+
+
+_LEVELS = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+
+def make_session(path: str | Path, settings: SessionSettings) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = settings.threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.enable_cpu_mem_arena = settings.cpu_arena
+    options.enable_mem_pattern = settings.mem_pattern
+    options.graph_optimization_level = _LEVELS[settings.optimization]
+    options.log_severity_level = 3
+    # Spinning trades idle CPU for latency between the many short runs of a generation loop;
+    # with one thread there is nobody to wake, so it only burns the quota.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.threads > 1 else "0")
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/NoSuchFile types
+        raise RuntimeArtifactError(f"onnxruntime cannot load {path}: {exc}") from exc
