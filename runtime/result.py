@@ -1,0 +1,53 @@
+"""What an enrichment is: a small frozen record per ticket and its JSON shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from runtime.classify import Sentiment
+from runtime.urgency import Urgency
+
+
+@dataclass(frozen=True)
+class Intent:
+    label: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    ticket_id: str
+    embedding: np.ndarray  # [384] float32, unit length
+    sentiment: Sentiment
+    intent: Intent
+    urgency: Urgency
+    summary: str
+    summary_kind: str  # "abstractive" | "extractive" | "original" (the ticket is its own summary)
+    profile: str
+    models: dict[str, dict[str, Any]]
+    timings_ms: dict[str, float]  # this ticket's share of each stage of its batch
+    batch_size: int = 1
+    stand_in_fields: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        enrichment: dict[str, Any] = {
+            "embedding": np.round(self.embedding.astype(np.float64), 7).tolist(),
+            "sentiment": {"label": self.sentiment.label, "score": round(self.sentiment.score, 4)},
+            "intent": {"label": self.intent.label, "confidence": round(self.intent.confidence, 4)},
+            "urgency": {"level": self.urgency.level, "signals": list(self.urgency.signals)},
+            "summary": self.summary,
+            "summary_kind": self.summary_kind,
+            "profile": self.profile,
+            "models": self.models,
+            "timings_ms": dict(self.timings_ms, batch_size=self.batch_size),
+        }
+        if self.stand_in_fields:
+            enrichment["stand_in_fields"] = list(self.stand_in_fields)
+            enrichment["warning"] = (
+                f"{', '.join(self.stand_in_fields)} come from stand-in models with random weights: "
+                "they prove the pipeline, not the answers"
+            )
+        return {"ticket_id": self.ticket_id, "enrichment": enrichment}
