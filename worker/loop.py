@@ -1,0 +1,213 @@
+"""The poll loop: receive up to 10 messages (20-second long poll), process them as one batch,
+delete what settled, leave the rest for redelivery. SIGTERM stops polling, lets the batch in
+hand finish, and the loop returns; `until_empty` returns once the queue has nothing left."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from worker.aws import describe_failure, error_code
+from worker.batch import OUTCOMES, BatchProcessor, BatchResult
+from worker.health import Health
+from worker.messages import parse_message
+from worker.metrics import WorkerMetrics
+from worker.sqs import Queue, VisibilityKeeper, sent_at
+
+log = logging.getLogger("worker.loop")
+
+IO_STAGES = ("receive", "fetch", "dedupe", "write", "delete")
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    wait_seconds: int = 20
+    max_messages: int = 10
+    visibility_timeout: int | None = None  # None: the queue's own
+    extend_every: float = 0.0  # 0: never extend
+    until_empty: bool = False
+    empty_wait_seconds: int = 2  # in until_empty mode: a short poll, then the queue's counters decide
+    max_batch_seconds: float = 300.0  # stop extending a batch that runs longer (it is hung)
+
+
+@dataclass
+class RunStats:
+    """What the run report shows: totals, time per stage, and (if kept) one row per ticket."""
+
+    keep_rows: bool = False
+    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    batches: int = 0
+    enrich_calls: int = 0
+    busy_seconds: float = 0.0
+    first_message_at: float | None = None
+    last_batch_done_at: float | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, result: BatchResult, receive_s: float, delete_s: float, started: float, done: float) -> None:
+        self.batches += 1
+        self.enrich_calls += result.enrich_calls
+        for name, seconds in [*result.stage_seconds.items(), ("receive", receive_s), ("delete", delete_s)]:
+            self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + seconds
+        self.busy_seconds += done - started + receive_s
+        self.first_message_at = self.first_message_at or started - receive_s
+        self.last_batch_done_at = done
+        for item in result.items:
+            self.outcomes[item.outcome] = self.outcomes.get(item.outcome, 0) + 1
+            if self.keep_rows and item.row is not None:
+                (self.rows if item.outcome == "enriched" else self.rejections).append(item.row)
+
+    @property
+    def settled(self) -> int:
+        return sum(v for k, v in self.outcomes.items() if k != "failed")
+
+    def tickets_per_minute(self) -> float:
+        if not self.first_message_at or not self.last_batch_done_at:
+            return 0.0
+        span = self.last_batch_done_at - self.first_message_at
+        return self.settled * 60 / span if span > 0 else 0.0
+
+    def split(self) -> dict[str, float]:
+        """Seconds of batch time in AWS I/O, in inference, and in the rest (parsing, validation)."""
+        io = sum(self.stage_seconds.get(s, 0.0) for s in IO_STAGES)
+        inference = self.stage_seconds.get("enrich", 0.0)
+        return {"aws_io": io, "inference": inference, "other": max(self.busy_seconds - io - inference, 0.0)}
+
+
+class PollInterrupted(BaseException):
+    """Raised by the SIGTERM handler only while the loop waits in a long poll, to end the wait."""
+
+
+class Worker:
+    def __init__(self, queue: Queue, processor: BatchProcessor, metrics: WorkerMetrics, health: Health,
+                 poll: PollSettings, stats: RunStats | None = None, clock: Any = time.perf_counter):
+        self.queue = queue
+        self.processor = processor
+        self.metrics = metrics
+        self.health = health
+        self.poll = poll
+        self.stats = stats or RunStats()
+        self.clock = clock
+        self.stop_event = threading.Event()
+        self.polling = False
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+        self.health.stopping = True
+
+    def run(self) -> int:
+        self.health.ready = True
+        self.metrics.ready.set(1)
+        wait = self.poll.empty_wait_seconds if self.poll.until_empty else self.poll.wait_seconds
+        failures = 0
+        while not self.stop_event.is_set():
+            self.health.beat()
+            started = self.clock()
+            try:
+                self.polling = True
+                messages = self.queue.receive(self.poll.max_messages, wait, self.poll.visibility_timeout)
+            except PollInterrupted:
+                break
+            except (ClientError, BotoCoreError) as exc:
+                failures += 1
+                self.metrics.aws_errors.inc(operation="ReceiveMessage", code=error_code(exc))
+                log.error("receive failed", extra={"fields": {"error": describe_failure("sqs ReceiveMessage", exc),
+                                                              "consecutive": failures}})
+                self.stop_event.wait(min(2 ** failures, 30))
+                continue
+            finally:
+                self.polling = False
+            failures = 0
+            receive_s = self.clock() - started
+            if messages:
+                self.metrics.stage_seconds.observe(receive_s, stage="receive")
+                self._handle(messages, receive_s)
+            elif self.poll.until_empty and self._drained():
+                log.info("queue is empty; stopping (--until-empty)")
+                break
+        self.health.stopping = True
+        self.metrics.ready.set(0)
+        return 0
+
+    def _drained(self) -> bool:
+        try:
+            depth = self.queue.depth()
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("queue depth unavailable", extra={"fields": {"error": describe_failure("GetQueueAttributes", exc)}})
+            return False
+        return not any(depth.values())
+
+    def _handle(self, messages: list[dict[str, Any]], receive_s: float) -> None:
+        started = self.clock()
+        now = time.time()
+        self.metrics.batches.inc()
+        self.metrics.batch_size.observe(len(messages))
+        for message in messages:
+            if (sent := sent_at(message)) is not None:
+                self.metrics.message_age.observe(max(now - sent, 0.0))
+        parsed = [parse_message(m) for m in messages]
+        work = [p for p in parsed if p.items]
+        try:
+            with VisibilityKeeper(self.queue, messages, self.poll.visibility_timeout or 0,
+                                  self.poll.extend_every if self.poll.visibility_timeout else 0,
+                                  give_up_after=self.poll.max_batch_seconds):
+                result = self.processor.process(work)
+        except Exception:  # a bug, not a ticket: nothing is deleted, everything comes back
+            log.exception("batch failed unexpectedly; its messages will be redelivered",
+                          extra={"fields": {"messages": len(messages)}})
+            self.queue.retry_later([p.message for p in work], self.poll.visibility_timeout or 30)
+            self.metrics.messages.inc(len(work), outcome="retried")
+            return
+        delete_started = self.clock()
+        done = [p.message for p in parsed if not result.message_failed(p.message_id)]
+        failed = [p.message for p in parsed if result.message_failed(p.message_id)]
+        undeleted = self.queue.delete(done)
+        if failed:
+            self.queue.retry_later(failed, self.poll.visibility_timeout or 30)
+        finished = self.clock()
+        delete_s = finished - delete_started
+        self._record(parsed, result, receive_s, delete_s, started, finished, len(failed), len(undeleted))
+
+    def _record(self, parsed: list[Any], result: BatchResult, receive_s: float, delete_s: float,
+                started: float, finished: float, failed: int, undeleted: int) -> None:
+        for name, seconds in [*result.stage_seconds.items(), ("delete", delete_s)]:
+            self.metrics.stage_seconds.observe(seconds, stage=name)
+        self.metrics.batch_seconds.observe(finished - started + receive_s)
+        for item in result.items:
+            self.metrics.tickets.inc(outcome=item.outcome)
+            if item.outcome == "failed":
+                log.warning("ticket failed; left for redelivery",
+                            extra={"fields": {"source": item.item.source, "ticket_id": item.ticket_id,
+                                              "error": item.detail}})
+        skipped = sum(1 for p in parsed if not p.items)
+        self.metrics.messages.inc(len(parsed) - failed - skipped, outcome="deleted")
+        self.metrics.messages.inc(failed, outcome="retried")
+        self.metrics.messages.inc(skipped, outcome="skipped")
+        self.stats.add(result, receive_s, delete_s, started, finished)
+        log.info("batch done", extra={"fields": {
+            "messages": len(parsed), "skipped": skipped,
+            **{o: result.count(o) for o in OUTCOMES},
+            "undeleted": undeleted, "enrich_calls": result.enrich_calls,
+            "ms": {k: round(v * 1000, 1) for k, v in {**result.stage_seconds, "receive": receive_s,
+                                                     "delete": delete_s}.items()},
+            "total_ms": round((finished - started + receive_s) * 1000, 1)}})
+
+
+def install_signal_handlers(worker: Worker) -> None:
+    """SIGTERM/SIGINT: stop polling; a batch in hand finishes first. Call from the main thread."""
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("stop requested; finishing the batch in hand", extra={"fields": {"signal": signal.Signals(signum).name}})
+        worker.request_stop()
+        if worker.polling:  # waiting in a long poll: end the wait now (anything received comes back)
+            raise PollInterrupted()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
