@@ -91,7 +91,7 @@ run: venv export
 	@set -e; trap '$(MAKE) --no-print-directory aws-down' EXIT; \
 	$(BIN)/ticket-enrich aws setup; \
 	$(BIN)/ticket-enrich aws seed samples/tickets; \
-	$(BIN)/ticket-enrich worker --artifacts $(ARTIFACTS) --until-empty --report
+	$(BIN)/ticket-enrich worker --artifacts $(ARTIFACTS) --until-empty --report --http-port 0
 
 # ---- performance and reliability (not part of make test) ---------------------------------
 bench-export: venv

@@ -1,0 +1,171 @@
+"""The local AWS emulator: moto server over HTTP on 127.0.0.1, in the background.
+
+    python -m worker.emulator up --port 4566 --dir .aws-local    # pid file, log file, health check
+    python -m worker.emulator down --dir .aws-local
+
+The state lives in the server's memory: `down` forgets every bucket, queue and record.
+The integration tests start their own on a free port with `start()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+HEALTH_PATH = "/moto-api/config"
+PID_FILE = "moto.pid"
+PORT_FILE = "moto.port"
+LOG_FILE = "moto.log"
+
+
+class EmulatorError(RuntimeError):
+    """The emulator did not start or stop; the message names the log file to read."""
+
+
+@dataclass(frozen=True)
+class Emulator:
+    pid: int
+    port: int
+    host: str
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def healthy(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url + HEALTH_PATH, timeout=timeout) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _server_command(host: str, port: int) -> list[str]:
+    found = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    if found:
+        return [found, "-H", host, "-p", str(port)]
+    return [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
+
+
+def start(directory: Path, port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> Emulator:
+    """Start moto server in its own session, logging to directory/moto.log; wait until healthy."""
+    directory.mkdir(parents=True, exist_ok=True)
+    log_path = directory / LOG_FILE
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(_server_command(host, port), stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    emulator = Emulator(process.pid, port, host, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise EmulatorError(f"moto server exited with code {process.returncode}; see {log_path}")
+        if healthy(emulator.url):
+            (directory / PID_FILE).write_text(f"{process.pid}\n")
+            (directory / PORT_FILE).write_text(f"{port}\n")
+            return emulator
+        time.sleep(0.2)
+    stop_pid(process.pid)
+    raise EmulatorError(f"moto server did not answer on {emulator.url}{HEALTH_PATH} within {timeout:.0f} s; see {log_path}")
+
+
+def stop_pid(pid: int, timeout: float = 10.0) -> None:
+    if not _alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:  # reap it if it is our child; otherwise just watch it go
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            if not _alive(pid):
+                return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+
+
+def running(directory: Path) -> Emulator | None:
+    try:
+        pid = int((directory / PID_FILE).read_text())
+        port = int((directory / PORT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return Emulator(pid, port, "127.0.0.1", directory / LOG_FILE) if _alive(pid) else None
+
+
+def up(directory: Path, port: int, host: str) -> int:
+    current = running(directory)
+    if current and healthy(current.url):
+        print(f"AWS emulator already running at {current.url} (pid {current.pid})")
+        return 0
+    if healthy(f"http://{host}:{port}"):
+        print(f"something already answers at http://{host}:{port}: stop it, or pick another AWS_LOCAL_PORT")
+        return 1
+    try:
+        emulator = start(directory, port, host)
+    except EmulatorError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"AWS emulator (moto server) at {emulator.url}, pid {emulator.pid}, log {emulator.log}")
+    return 0
+
+
+def down(directory: Path) -> int:
+    current = running(directory)
+    if current is None:
+        print("AWS emulator is not running")
+    else:
+        stop_pid(current.pid)
+        print(f"stopped the AWS emulator (pid {current.pid})")
+    for name in (PID_FILE, PORT_FILE):
+        (directory / name).unlink(missing_ok=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m worker.emulator", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["up", "down", "status"])
+    parser.add_argument("--dir", type=Path, default=Path(".aws-local"), help="pid and log files (default .aws-local)")
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    if args.action == "up":
+        return up(args.dir, args.port, args.host)
+    if args.action == "down":
+        return down(args.dir)
+    current = running(args.dir)
+    print(f"running at {current.url} (pid {current.pid})" if current else "not running")
+    return 0 if current else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
