@@ -23,6 +23,7 @@ class RuntimeConfig:
     summary_max_new_tokens: int | None = None  # None: the model's generation settings
     summary_num_beams: int | None = None
     extractive_sentences: int = 2
+    extractive_max_words: int = 60
     intents_path: Path = DATA_DIR / "intents.json"
     sentiment_examples_path: Path = DATA_DIR / "sentiment.json"
     urgency_path: Path = DATA_DIR / "urgency.json"

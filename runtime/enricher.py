@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from runtime.classify import Sentiment, SequenceClassifier, sentiment_from_probs
+from runtime.classify import Sentiment, SequenceClassifier, combine_sentence_probs, sentiment_from_probs
 from runtime.config import RuntimeConfig
 from runtime.cpu import detect_cpu_features, select_variant
 from runtime.embed import Embedder
 from runtime.errors import RuntimeArtifactError
-from runtime.extractive import extractive_summaries
+from runtime.extractive import embed_sentences, pick_central
 from runtime.heads import EmbeddingHead, fit_head, load_taxonomy
 from runtime.manifest import FileEntry, Manifest, ModelEntry, load_manifest, verify_files
 from runtime.result import Enrichment, Intent
@@ -162,15 +162,24 @@ class Enricher:
     def classify_intent(self, item: str | Ticket | Mapping[str, Any]) -> tuple[str, float]:
         return self.intent_head.predict(self.embed([item]))[0]
 
-    def _sentiments(self, texts: list[str], vectors: np.ndarray) -> list[Sentiment]:
+    def _sentences(self, texts: list[str]):
+        """Offline profile: every ticket's sentences and their embeddings, shared by the
+        sentence-level sentiment and the extractive summary."""
+        if self.profile == "full":
+            return None
+        return embed_sentences(texts, self.embedder.embed)
+
+    def _sentiments(self, texts: list[str], vectors: np.ndarray, sentences) -> list[Sentiment]:
         if self.sentiment_model is not None:
             probs = self.sentiment_model.probabilities(texts)
             return sentiment_from_probs(probs, self.sentiment_model.labels, self.config.neutral_below)
-        probs = self.sentiment_head.probabilities(vectors)
-        return sentiment_from_probs(probs, self.sentiment_head.labels, 0.0)
+        head = self.sentiment_head
+        whole = head.probabilities(vectors)
+        probs = np.stack([combine_sentence_probs(w, head.probabilities(block), head.labels)
+                          for w, block in zip(whole, sentences[1])])
+        return sentiment_from_probs(probs, head.labels, 0.0)
 
-    def _summaries(self, tickets: list[Ticket], vectors: np.ndarray) -> tuple[list[str], list[str]]:
-        texts = [t.text for t in tickets]
+    def _summaries(self, texts: list[str], vectors: np.ndarray, sentences) -> tuple[list[str], list[str]]:
         long = [i for i, text in enumerate(texts) if len(text.split()) >= self.config.summary_min_words]
         summaries, kinds = list(texts), ["original"] * len(texts)
         if not long:
@@ -179,8 +188,9 @@ class Enricher:
             made = self.summarizer.summarize([texts[i] for i in long], self.generation)
             kind = "abstractive"
         else:
-            made = extractive_summaries([texts[i] for i in long], vectors[long], self.embedder.embed,
-                                        count=self.config.extractive_sentences)
+            per_text, blocks = sentences
+            made = [pick_central(per_text[i], blocks[i], vectors[i], self.config.extractive_sentences,
+                                 self.config.extractive_max_words) for i in long]
             kind = "extractive"
         for i, summary in zip(long, made):
             summaries[i], kinds[i] = summary, kind
@@ -202,13 +212,14 @@ class Enricher:
             return value
 
         vectors = timed("embed", self.embedder.embed, texts)
-        sentiments = timed("sentiment", self._sentiments, texts, vectors)
+        sentences = timed("sentences", self._sentences, texts)
+        sentiments = timed("sentiment", self._sentiments, texts, vectors, sentences)
         intents = timed("intent", self.intent_head.predict, vectors)
         urgencies = timed("urgency", lambda: [
             self.rules.assess(t.text, intent[0], (s.label, s.score), t.priority)
             for t, intent, s in zip(tickets, intents, sentiments)
         ])
-        summaries, kinds = timed("summary", self._summaries, tickets, vectors)
+        summaries, kinds = timed("summary", self._summaries, texts, vectors, sentences)
         share = {stage: round(ms / len(tickets), 3) for stage, ms in timings.items()}
         share["total"] = round(sum(timings.values()) / len(tickets), 3)
         return [

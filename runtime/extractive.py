@@ -1,4 +1,5 @@
-"""The offline profile's summary: the most central sentences of the ticket, in their order.
+"""Sentence-level views of a ticket for the offline profile: the extractive summary (the most
+central sentences, in their order) and the per-sentence sentiment evidence.
 
 Centrality is the cosine between a sentence's embedding and the whole ticket's embedding;
 greetings and sign-offs sit far from the ticket's topic and drop out on their own.
@@ -13,18 +14,32 @@ import numpy as np
 from runtime.text import split_sentences
 
 MIN_SENTENCE_WORDS = 3
+MAX_SENTENCES = 40  # a pasted thread can hold hundreds; the first 40 carry the request
 
 
 def candidate_sentences(text: str) -> list[str]:
     sentences = split_sentences(text)
     useful = [s for s in sentences if len(s.split()) >= MIN_SENTENCE_WORDS]
-    return useful or sentences
+    return (useful or sentences or [text])[:MAX_SENTENCES]
+
+
+def embed_sentences(texts: list[str], embed: Callable[[list[str]], np.ndarray]
+                    ) -> tuple[list[list[str]], list[np.ndarray]]:
+    """Split every text into sentences and embed all of them in one call."""
+    per_text = [candidate_sentences(text) for text in texts]
+    flat = [s for sentences in per_text for s in sentences]
+    vectors = embed(flat)
+    blocks, start = [], 0
+    for sentences in per_text:
+        blocks.append(vectors[start : start + len(sentences)])
+        start += len(sentences)
+    return per_text, blocks
 
 
 def pick_central(sentences: list[str], sentence_vectors: np.ndarray, ticket_vector: np.ndarray,
                  count: int, max_words: int) -> str:
     """Top `count` sentences by cosine to the ticket (unit vectors), kept in reading order,
-    stopping before the summary would pass `max_words`."""
+    skipping any that would take the summary past `max_words`."""
     scores = sentence_vectors @ ticket_vector
     chosen: list[int] = []
     words = 0
@@ -37,18 +52,3 @@ def pick_central(sentences: list[str], sentence_vectors: np.ndarray, ticket_vect
         if len(chosen) == count:
             break
     return " ".join(sentences[i] for i in sorted(chosen))
-
-
-def extractive_summaries(texts: list[str], ticket_vectors: np.ndarray,
-                         embed: Callable[[list[str]], np.ndarray], count: int = 2,
-                         max_words: int = 60) -> list[str]:
-    """One summary per text; every sentence of the batch is embedded in one call."""
-    per_ticket = [candidate_sentences(text) for text in texts]
-    flat = [s for sentences in per_ticket for s in sentences]
-    vectors = embed(flat) if flat else np.zeros((0, ticket_vectors.shape[1]), np.float32)
-    summaries, start = [], 0
-    for sentences, ticket_vector in zip(per_ticket, ticket_vectors):
-        block = vectors[start : start + len(sentences)]
-        start += len(sentences)
-        summaries.append(pick_central(sentences, block, ticket_vector, count, max_words) if sentences else "")
-    return summaries

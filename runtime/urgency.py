@@ -21,9 +21,10 @@ class Signal:
     step: int = 0  # or it moves this many levels
     max_level: int | None = None  # a step never lifts past this
     cap: int | None = None  # a calm signal: at most this, when no floor fired
+    unless: tuple[re.Pattern, ...] = ()  # it does not fire when any of these match
 
     def fires(self, text: str) -> bool:
-        return any(p.search(text) for p in self.patterns)
+        return any(p.search(text) for p in self.patterns) and not any(p.search(text) for p in self.unless)
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,10 @@ class UrgencyRules:
     default: int
     intent_baseline: dict[str, int]
     sentiment: dict[str, tuple[float, int, int]]  # label -> (min_score, step, max_level)
-    step_up: int
+    floor_below: int  # a stated priority floors the level this many levels below it
     step_down: int
     signals: tuple[Signal, ...]
+    combinations: tuple[tuple[str, frozenset[str], int], ...]  # (name, signals that must all fire, floor)
     sha256: str
 
     def level_index(self, name: str) -> int:
@@ -52,14 +54,10 @@ class UrgencyRules:
         level = self.intent_baseline.get(intent or "", self.default)
         top = len(self.levels) - 1
 
-        if stated_priority in self.levels:
-            stated = self.level_index(stated_priority)
-            if stated > level:
-                level = min(stated, level + self.step_up)
-                fired.append(f"stated_priority:{stated_priority}")
-            elif stated < level:
-                level = max(stated, level - self.step_down)
-                fired.append(f"stated_priority:{stated_priority}")
+        stated = self.level_index(stated_priority) if stated_priority in self.levels else None
+        if stated is not None and stated - self.floor_below > level:
+            level = stated - self.floor_below
+            fired.append(f"stated_priority:{stated_priority}")
 
         if sentiment and sentiment[0] in self.sentiment:
             min_score, step, max_level = self.sentiment[sentiment[0]]
@@ -69,17 +67,25 @@ class UrgencyRules:
                     fired.append(f"sentiment:{sentiment[0].lower()}")
                     level = moved
 
-        lowered = text.lower()
+        lowered = text.lower().strip()
         hits = [signal for signal in self.signals if signal.fires(lowered)]
-        floors = [s for s in hits if s.floor is not None]
+        floors = [s.floor for s in hits if s.floor is not None]
         for signal in hits:
             if signal.step:
                 limit = top if signal.max_level is None else max(level, signal.max_level)
                 level = min(level + signal.step, limit)
             fired.append(signal.name)
-        for signal in floors:
-            level = max(level, signal.floor)
-        if not floors:
+        names = {s.name for s in hits}
+        for name, required, floor in self.combinations:
+            if required <= names:
+                floors.append(floor)
+                fired.append(name)
+        if floors:
+            level = max(level, *floors)
+        else:
+            if stated is not None and stated < level:
+                level = max(stated, level - self.step_down)
+                fired.append(f"stated_priority:{stated_priority}")
             for signal in hits:
                 if signal.cap is not None:
                     level = min(level, signal.cap)
@@ -109,6 +115,7 @@ def load_rules(path: str | Path) -> UrgencyRules:
                 step=int(item.get("step", 0)),
                 max_level=level(item.get("max_level")),
                 cap=level(item.get("cap")),
+                unless=tuple(re.compile(p) for p in item.get("unless", ())),
             )
             for item in raw["signals"]
         )
@@ -120,9 +127,12 @@ def load_rules(path: str | Path) -> UrgencyRules:
                 label: (float(v["min_score"]), int(v["step"]), level(v.get("max_level", levels[-1])))
                 for label, v in raw.get("sentiment", {}).items()
             },
-            step_up=int(raw.get("stated_priority", {}).get("step_up", 1)),
+            floor_below=int(raw.get("stated_priority", {}).get("floor_below", 1)),
             step_down=int(raw.get("stated_priority", {}).get("step_down", 1)),
             signals=signals,
+            combinations=tuple(
+                (item["name"], frozenset(item["all"]), level(item["floor"])) for item in raw.get("combinations", [])
+            ),
             sha256=hashlib.sha256(raw_bytes).hexdigest(),
         )
     except (OSError, ValueError, KeyError, TypeError, re.error) as exc:

@@ -38,10 +38,23 @@ def test_intent_baseline_without_signals(rules):
     assert rules.assess("Where is my parcel?", "order_shipping", NEUTRAL, None).level == "medium"
 
 
-def test_stated_priority_is_a_hint_of_one_step(rules):
-    result = rules.assess("How do I change my avatar?", "general_inquiry", NEUTRAL, "critical")
-    assert result.level == "medium"
+def test_stated_priority_is_a_hint_one_level_below(rules):
+    result = rules.assess("I would like a copy of last year's receipts.", "general_inquiry", NEUTRAL, "critical")
+    assert result.level == "high"
     assert "stated_priority:critical" in result.signals
+    assert rules.assess("The export button is grey.", "bug_report", NEUTRAL, "high").level == "medium"
+    assert rules.assess("The export button is grey.", "bug_report", NEUTRAL, "low").level == "low"
+
+
+def test_plain_questions_are_low(rules):
+    assert rules.assess("Do you have a student discount?", "billing", NEUTRAL, "high").level == "low"
+    assert rules.assess("Can I lock my account? Someone else logged in!", "login_issue", NEUTRAL, None).level == "critical"
+
+
+def test_combined_signals_raise_the_floor(rules):
+    result = rules.assess("The regulator requires our answer within 48 hours.", "general_inquiry", NEUTRAL, None)
+    assert result.level == "critical"
+    assert {"legal", "deadline", "legal_deadline"} <= set(result.signals)
 
 
 def test_negative_sentiment_raises_but_never_to_critical_alone(rules):
