@@ -1,0 +1,50 @@
+"""Per-channel activation ranges at the input of every weight MatMul of an fp32 graph.
+
+The quantizer uses them only to pick, per MatMul, the few input channels whose activations
+dwarf the rest (export/quantize.py); quantization itself stays dynamic. Ranges are keyed by
+node name, so ranges measured on Optimum's plain `decoder_model.onnx` also serve the merged
+decoder, whose branches reuse those node names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+
+def weight_matmuls(graph) -> list:
+    """MatMul nodes whose second input is a constant weight of `graph` (top level only)."""
+    weights = {init.name for init in graph.initializer}
+    return [node for node in graph.node if node.op_type == "MatMul" and node.input[1] in weights]
+
+
+def collect_absmax(model_path: Path, feeds: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """node name -> max |activation| per input channel of that MatMul, over all `feeds`."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(model_path))
+    by_tensor: dict[str, list[str]] = {}
+    for node in weight_matmuls(model.graph):
+        by_tensor.setdefault(node.input[0], []).append(node.name)
+    existing = {out.name for out in model.graph.output}
+    for tensor in by_tensor:
+        if tensor not in existing:
+            model.graph.output.append(
+                onnx.helper.make_tensor_value_info(tensor, onnx.TensorProto.FLOAT, None)
+            )
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    # Calibration needs the graph's own tensors, so nothing may be fused away.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    tensors = list(by_tensor)
+    absmax: dict[str, np.ndarray] = {}
+    for feed in feeds:
+        for tensor, value in zip(tensors, session.run(tensors, dict(feed)), strict=True):
+            channel_max = np.abs(value.reshape(-1, value.shape[-1])).max(axis=0)
+            for name in by_tensor[tensor]:
+                absmax[name] = np.maximum(absmax[name], channel_max) if name in absmax else channel_max
+    return absmax

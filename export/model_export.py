@@ -1,0 +1,174 @@
+"""One model, start to finish: convert -> check fp32 -> calibrate -> quantize -> check -> place.
+
+Returns the manifest's ModelEntry; any missed parity gate raises ParityError before anything
+reaches the artifacts folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from export import metadata
+from export.artifacts import place_variant
+from export.calibrate import collect_absmax
+from export.checkpoints import Checkpoint
+from export.errors import ExportError
+from export.quantize import PRESETS, QuantPreset, quantize_file
+from export.texts import CALIBRATION_TEXTS
+from runtime.manifest import ModelEntry, Variant, file_entry
+
+
+def planned_variants(spec) -> dict[str, dict | None]:
+    """variant -> its Variant.quantization, in export order (fp32, the reference, first)."""
+    planned: dict[str, dict | None] = {"fp32": None}
+    for make in PRESETS:
+        preset = make()
+        planned[preset.variant] = preset.describe(spec.outlier_channels, spec.keep_fp32)
+    return planned
+
+
+def convert(checkpoint: Checkpoint, work: Path) -> Path:
+    """Optimum's ONNX export of the checkpoint into `work` (fp32)."""
+    from optimum.exporters.onnx import main_export
+
+    try:
+        main_export(
+            str(checkpoint.path),
+            str(work),
+            task=checkpoint.spec.task,
+            library_name="transformers",
+            do_validation=False,  # export/parity.py checks against PyTorch, with our gates
+            local_files_only=True,
+        )
+    except Exception as exc:  # torch/safetensors/optimum raise many types for a broken checkpoint
+        raise ExportError(f"converting {checkpoint.spec.role} from {checkpoint.path} failed: {exc}") from exc
+    missing = [name for name, _ in checkpoint.spec.files if not (work / name).is_file()]
+    if missing:
+        raise ExportError(f"Optimum's export of {checkpoint.spec.role} produced no {', '.join(missing)}")
+    return work
+
+
+def _token_feeds(tokenizer_path: Path, texts: tuple[str, ...]) -> list[dict[str, np.ndarray]]:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    feeds = []
+    for encoding in tokenizer.encode_batch(list(texts)):
+        ids = np.array([encoding.ids], dtype=np.int64)
+        feeds.append(
+            {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        )
+    return feeds
+
+
+def calibration_ranges(spec, onnx_dir: Path, tokenizer_path: Path, config: dict) -> dict[str, dict]:
+    """file name (Optimum's) -> per-MatMul input channel ranges on CALIBRATION_TEXTS."""
+    from runtime.session import SessionSettings, available_cpus, make_session
+
+    feeds = _token_feeds(tokenizer_path, CALIBRATION_TEXTS)
+    if spec.parity != "seq2seq":
+        name = spec.files[0][0]
+        session_inputs = _input_names(onnx_dir / name)
+        return {name: collect_absmax(onnx_dir / name, [_select(f, session_inputs) for f in feeds])}
+    encoder_file, decoder_file = spec.files[0][0], spec.files[1][0]
+    encoder = make_session(onnx_dir / encoder_file, SessionSettings(threads=available_cpus()))
+    encoder_feeds = [_select(f, {"input_ids", "attention_mask"}) for f in feeds]
+    decoder_feeds = []
+    for feed in encoder_feeds:
+        hidden = encoder.run(None, feed)[0]
+        # Teacher-force the text itself, shifted right: decoder activations on ticket-like tokens.
+        start = np.array([[config["decoder_start_token_id"]]], dtype=np.int64)
+        decoder_ids = np.concatenate([start, feed["input_ids"][:, :-1]], axis=1)
+        decoder_feeds.append(
+            {
+                "input_ids": decoder_ids,
+                "encoder_hidden_states": hidden,
+                "encoder_attention_mask": feed["attention_mask"],
+            }
+        )
+    # The merged decoder's branches reuse the node names of Optimum's plain decoder_model.onnx.
+    return {
+        encoder_file: collect_absmax(onnx_dir / encoder_file, encoder_feeds),
+        decoder_file: collect_absmax(onnx_dir / "decoder_model.onnx", decoder_feeds),
+    }
+
+
+def _input_names(path: Path) -> set[str]:
+    import onnx
+
+    return {i.name for i in onnx.load(str(path), load_external_data=False).graph.input}
+
+
+def _select(feed: dict[str, np.ndarray], names: set[str]) -> dict[str, np.ndarray]:
+    return {k: v for k, v in feed.items() if k in names}
+
+
+def export_model(
+    checkpoint: Checkpoint, root: Path, work: Path, checker_factory: Callable, log: Callable[[str], None]
+) -> ModelEntry:
+    spec = checkpoint.spec
+    config = metadata.read_config(checkpoint.path)
+    tokenizer_path = root / spec.role / "tokenizer.json"
+    metadata.write_tokenizer(spec, checkpoint.path, tokenizer_path)
+    generation = metadata.generation(spec, checkpoint.path, config)
+
+    log(f"{spec.role}: converting {checkpoint.source.ref} ({checkpoint.source.kind}) to ONNX")
+    onnx_dir = convert(checkpoint, work / spec.role)
+    log(f"{spec.role}: computing the PyTorch reference on the parity texts")
+    checker = checker_factory(
+        spec, checkpoint.path, tokenizer_path, metadata.pad_token_id(config), generation
+    )
+
+    fp32 = {role: onnx_dir / name for name, role in spec.files}
+    log(f"{spec.role}: checking fp32 against PyTorch")
+    parity = {"fp32": checker.check(spec.role, "fp32", fp32)}
+    variants = {"fp32": place_variant(root, spec.role, "fp32", fp32, None, {})}
+    ranges = calibration_ranges(spec, onnx_dir, tokenizer_path, config) if spec.outlier_channels else {}
+
+    made: dict[tuple, dict[str, Path]] = {}  # equal preset settings give equal bytes: quantize once
+    checked: dict[tuple[str, ...], dict] = {}  # parity figures per distinct set of files
+    for make in PRESETS:
+        preset: QuantPreset = make()
+        key = preset.settings_key()
+        if key not in made:
+            log(f"{spec.role}: quantizing for {preset.variant}")
+            out = work / spec.role / preset.variant
+            out.mkdir(parents=True, exist_ok=True)
+            for name, role in spec.files:
+                quantize_file(onnx_dir / name, out / f"{role}.onnx", preset, ranges.get(name, {}),
+                              spec.outlier_channels, spec.keep_fp32)  # fmt: skip
+            made[key] = {role: out / f"{role}.onnx" for role in spec.file_roles}
+        files = made[key]
+        shas = tuple(file_entry(p.parent, p).sha256 for p in files.values())
+        if shas not in checked:
+            log(f"{spec.role}: checking {preset.variant} against PyTorch")
+            checked[shas] = checker.check(spec.role, preset.variant, files)
+        parity[preset.variant] = checked[shas]
+        quantization = preset.describe(spec.outlier_channels, spec.keep_fp32)
+        variants[preset.variant] = place_variant(
+            root, spec.role, preset.variant, files, quantization, variants
+        )
+    shutil.rmtree(work / spec.role, ignore_errors=True)
+
+    return ModelEntry(
+        role=spec.role,
+        name=spec.name,
+        task=spec.task,
+        source=checkpoint.source,
+        tokenizer=file_entry(root, tokenizer_path),
+        variants=_ordered(variants),
+        labels=metadata.labels(spec, config),
+        settings=metadata.settings(spec, config),
+        generation=generation,
+        parity=parity,
+    )
+
+
+def _ordered(variants: dict[str, Variant]) -> dict[str, Variant]:
+    from runtime.manifest import VARIANTS
+
+    return {name: variants[name] for name in VARIANTS if name in variants}
