@@ -19,7 +19,8 @@ ifeq ($(origin AWS_ENDPOINT_URL),undefined)
 export AWS_ENDPOINT_URL := http://127.0.0.1:$(AWS_LOCAL_PORT)
 export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
-LOCAL_EMULATOR := 1
+# Exported so that the sub-makes of `make run` (aws-up, aws-down) know the endpoint is ours.
+export LOCAL_EMULATOR := 1
 endif
 export AWS_DEFAULT_REGION ?= us-east-1
 # The Hugging Face Hub is often unreachable (always, on the project's build machines): fail fast.
@@ -34,7 +35,7 @@ help:
 	@echo "make test    build the tiny test artifacts and run the test suite"
 	@echo "make export [STANDINS=full|tiny] [PROFILE=full|offline]   build artifacts/"
 	@echo "make aws-up | setup | seed | worker | status | reset | aws-down"
-	@echo "make bench   pytest benchmarks/ (after make export STANDINS=full)"
+	@echo "make bench-export | bench | perf-chart | perf-check   the performance suite (docs/PERFORMANCE.md)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -94,13 +95,26 @@ run: venv export
 	$(BIN)/ticket-enrich worker --artifacts $(ARTIFACTS) --until-empty --report --http-port 0
 
 # ---- performance and reliability (not part of make test) ---------------------------------
+BENCH_ARTIFACTS ?= build/bench-artifacts
+
+# Full-size stand-ins + real MiniLM, every variant; then the peers' models (Optimum, CTranslate2,
+# fastembed) from the same checkpoints, into build/bench-peers.
 bench-export: venv
 	$(BIN)/python -m pip install -q -e '.[export,dev,benchmarks]'
-	$(MAKE) --no-print-directory export STANDINS=full ARTIFACTS=build/bench-artifacts
+	$(MAKE) --no-print-directory export STANDINS=full PROFILE=full ARTIFACTS=$(BENCH_ARTIFACTS)
+	BENCH_ARTIFACTS=$(abspath $(BENCH_ARTIFACTS)) $(BIN)/python -m benchmarks.peers
 
+# The whole suite takes ~20 min on 2 cores; select with PYTEST_FLAGS="-k embed" (sentiment,
+# summary_greedy, summary_beam, end_to_end, cold_start, artifact_bytes, limits); BENCH_QUICK=1 smoke-runs.
 bench: venv
 	$(BIN)/python -m pip install -q -e '.[export,dev,benchmarks]'
-	$(BIN)/python -m pytest benchmarks $(PYTEST_FLAGS)
+	BENCH_ARTIFACTS=$(abspath $(BENCH_ARTIFACTS)) $(BIN)/python -m pytest benchmarks $(PYTEST_FLAGS)
+
+perf-chart: venv
+	$(BIN)/python -m benchmarks.chart
+
+perf-check: venv
+	$(BIN)/python -m benchmarks.check
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
