@@ -238,9 +238,9 @@ class BatchProcessor:
             written = self.records.put_new(record.to_item())
         except StoreError as err:
             return ItemResult(item, "failed", exc.ticket_id, str(err))
-        log.info("ticket rejected", extra={"fields": {
-            "source": item.source, "field": exc.field, "reason": exc.reason, "ticket_id": exc.ticket_id,
-            "duplicate": not written}})
+        log.info("ticket rejected", extra={"fields": {  # capped: a reason may quote a field's value
+            "source": item.source, "field": exc.field[:64], "reason": exc.reason[:200],
+            "ticket_id": (exc.ticket_id or "")[:128] or None, "duplicate": not written}})
         if not written:
             return ItemResult(item, "duplicate", exc.ticket_id, "rejection already recorded")
         return ItemResult(item, "rejected", exc.ticket_id, f"{exc.field}: {exc.reason}", record.model_dump(mode="json"))
