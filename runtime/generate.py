@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from runtime.topk import top_k
+
 # transformers marks impossible beams with this score instead of -inf.
 BIG = np.float32(-1.0e9)
 
@@ -38,8 +40,8 @@ class GenerationConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.num_beams < 1:
-            problems.append(f"num_beams must be >= 1, got {self.num_beams}")
+        if not 1 <= self.num_beams <= 16:
+            problems.append(f"num_beams must be between 1 and 16, got {self.num_beams}")
         if self.early_stopping not in (True, False, "never"):
             problems.append(f"early_stopping must be True, False or 'never', got {self.early_stopping!r}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
@@ -173,19 +175,6 @@ def greedy_search(decoder: StepDecoder, batch: int, config: GenerationConfig) ->
 
 
 # ---- beam search ----------------------------------------------------------------------------
-
-
-def top_k(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k largest of each row, best first. [rows, n] -> values, indices [rows, k].
-    Which of several equal values at the cut is taken is unspecified, as in torch.topk; in
-    beam search such ties are only ever among impossible (-inf / -1e9) candidates."""
-    if k < values.shape[1]:
-        index = np.argpartition(values, values.shape[1] - k, axis=1)[:, -k:]
-    else:
-        index = np.broadcast_to(np.arange(values.shape[1]), values.shape)
-    picked = np.take_along_axis(values, index, axis=1)
-    order = np.lexsort((index, -picked), axis=-1)
-    return np.take_along_axis(picked, order, axis=1), np.take_along_axis(index, order, axis=1)
 
 
 def _gather(values: np.ndarray, index: np.ndarray) -> np.ndarray:

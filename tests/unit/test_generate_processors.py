@@ -5,13 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.generate import (
-    GenerationConfig,
-    ban_repeated_ngrams,
-    log_softmax,
-    process_scores,
-    top_k,
-)
+from runtime.generate import GenerationConfig, ban_repeated_ngrams, log_softmax, process_scores
 from runtime.manifest import FileEntry, ModelEntry, Source
 
 torch = pytest.importorskip("torch")
@@ -92,25 +86,6 @@ def test_log_softmax_keeps_minus_inf():
     logits = np.array([[0.0, -np.inf, 1.0]], dtype=np.float32)
     out = log_softmax(logits)
     assert np.isneginf(out[0, 1]) and np.isclose(np.exp(out).sum(), 1.0)
-
-
-def test_top_k_orders_best_first():
-    values = np.array([[0.5, 2.0, -np.inf, 2.0, 1.0], [-1e9, -1e9, -1e9, 3.0, -np.inf]], dtype=np.float32)
-    scores, index = top_k(values, 3)
-    np.testing.assert_array_equal(index[0], [1, 3, 4])  # equal values: lower index first
-    np.testing.assert_array_equal(scores, [[2.0, 2.0, 1.0], [3.0, -1e9, -1e9]])
-    np.testing.assert_array_equal(np.take_along_axis(values, index, 1), scores)
-    assert index[1, 0] == 3 and len(set(index[1])) == 3
-    _, everything = top_k(values, 5)
-    np.testing.assert_array_equal(everything[0], [1, 3, 4, 0, 2])
-
-
-def test_top_k_matches_torch_on_distinct_values():
-    values = np.random.default_rng(1).normal(size=(3, 4 * 1000)).astype(np.float32)
-    scores, index = top_k(values, 8)
-    expected = torch.topk(torch.from_numpy(values), 8)
-    np.testing.assert_array_equal(index, expected.indices.numpy())
-    np.testing.assert_array_equal(scores, expected.values.numpy())
 
 
 def test_lengths_count_the_decoder_start_token():
