@@ -90,10 +90,11 @@ class GenerationConfig:
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """float32 log-softmax over the last axis, computed as torch does: x - (max + log sum exp)."""
-    peak = logits.max(axis=-1, keepdims=True)
-    total = np.exp(logits - peak).sum(axis=-1, keepdims=True, dtype=np.float32)
-    return logits - (peak + np.log(total))
+    """float32 log-softmax over the last axis in torch's order of operations: (x - max) - log(sum exp)."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    total = np.exp(shifted).sum(axis=-1, keepdims=True, dtype=np.float32)
+    shifted -= np.log(total)
+    return shifted
 
 
 def ban_repeated_ngrams(scores: np.ndarray, sequences: np.ndarray, size: int) -> None:

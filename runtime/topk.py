@@ -21,20 +21,39 @@ def top_k(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     rows, n = values.shape
     if k > n:
         raise ValueError(f"top_k of {k} from rows of {n}")
-    if k < n:
-        index = np.argpartition(values, n - k, axis=1)[:, n - k :]
-    else:
-        index = np.broadcast_to(np.arange(n), values.shape)
-    picked = np.take_along_axis(values, index, axis=1)
-    order = np.argsort(-picked, axis=1, kind="stable")
-    picked = np.take_along_axis(picked, order, axis=1)
-    index = np.take_along_axis(index, order, axis=1).copy()
+    candidates = _candidates(values, k)  # [rows, m >= k]: all of each row's k largest, and more
+    scores = np.take_along_axis(values, candidates, axis=1)
+    order = np.lexsort((candidates, -scores), axis=-1)[:, :k]
+    index = np.take_along_axis(candidates, order, axis=1)
+    picked = np.take_along_axis(scores, order, axis=1)
+    # Equal values inside the k, or at the cut with one left outside: torch's order is then
+    # the algorithm's, not the values'. Every element equal to the cut is among the candidates.
     cut = picked[:, -1:]
-    tied = (picked[:, 1:] == picked[:, :-1]).any(axis=1) | ((values == cut).sum(axis=1) > (picked == cut).sum(axis=1))
+    outside = (scores == cut).sum(axis=1) > (picked == cut).sum(axis=1)
+    tied = (picked[:, 1:] == picked[:, :-1]).any(axis=1) | outside
     for row in np.flatnonzero(tied):
         index[row] = torch_order(values[row], k)
         picked[row] = values[row, index[row]]
     return picked, index
+
+
+def _candidates(values: np.ndarray, k: int, chunk: int = 64) -> np.ndarray:
+    """Indices of a few elements per row that include all of its k largest and everything equal
+    to the k-th: on long rows, the chunks whose maximum reaches the k-th largest chunk maximum."""
+    rows, n = values.shape
+    if n <= 16 * chunk * k:
+        return np.broadcast_to(np.arange(n), values.shape)
+    whole = n // chunk * chunk
+    maxima = values[:, :whole].reshape(rows, -1, chunk).max(axis=2)
+    if whole < n:
+        maxima = np.concatenate([maxima, values[:, whole:].max(axis=1, keepdims=True)], axis=1)
+    bar = -np.partition(-maxima, k - 1, axis=1)[:, k - 1 : k]  # k-th largest chunk maximum
+    hits = maxima[:, : whole // chunk] >= bar
+    width = int(hits.sum(axis=1).max())
+    chunks = np.argsort(~hits, axis=1, kind="stable")[:, :width]  # hit chunks first, then others
+    index = (chunks[:, :, None] * chunk + np.arange(chunk)).reshape(rows, -1)
+    tail = np.broadcast_to(np.arange(whole, n), (rows, n - whole))  # always a candidate
+    return np.concatenate([index, tail], axis=1)
 
 
 def torch_order(row: np.ndarray, k: int) -> np.ndarray:

@@ -25,6 +25,7 @@ def assert_like_torch(values: np.ndarray, k: int) -> None:
         (3, 6, 2),
         (2, 34, 17),
         (3, 4 * 2000, 8),  # its candidates over beams * vocab: partial_sort path
+        (2, 4 * 5003, 8),  # long rows: chunked candidates, a short last chunk
         (2, 64 * 3, 3),  # exactly at the partial_sort threshold
         (2, 64 * 3 - 1, 3),  # just below it
     ],
