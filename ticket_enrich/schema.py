@@ -7,6 +7,7 @@ reason comes out. The caps keep one ticket from costing more than any other.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -18,6 +19,8 @@ MAX_TICKET_BYTES = 256 * 1024  # a whole ticket document, as stored in S3 or sen
 MAX_SUBJECT_CHARS = 1_000
 MAX_BODY_CHARS = 100_000
 MAX_METADATA_BYTES = 8 * 1024
+MAX_METADATA_DEPTH = 8  # nested objects/lists inside metadata; deeper ones cannot be written back as JSON safely
+MAX_NUMBER_CHARS = 100  # digits in one JSON number (Python refuses integers past 4,300 digits anyway)
 TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"  # safe as an S3 key and a DynamoDB key
 
 # What customers and help desks write -> the four levels urgency reasons in.
@@ -73,9 +76,47 @@ class TicketIn(BaseModel):
     @field_validator("metadata", mode="before")
     @classmethod
     def _capped_metadata(cls, value: Any) -> Any:
-        if value is not None and len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
+        if value is None:
+            return {}
+        if _depth(value) > MAX_METADATA_DEPTH:
+            raise ValueError(f"is nested more than {MAX_METADATA_DEPTH} levels deep")
+        if len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
             raise ValueError(f"is larger than {MAX_METADATA_BYTES} bytes")
-        return {} if value is None else value
+        try:  # extra keys are kept as they came, and written back as UTF-8 JSON
+            json.dumps(value, default=str, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("contains text that is not valid Unicode (a lone surrogate escape such as \\ud800)") from None
+        return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply objects and lists nest (iteratively: a hostile document must not exhaust the stack)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level + 1)
+            if deepest > MAX_METADATA_DEPTH:
+                return deepest
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise TicketRejected("ticket", f"has a number {len(text)} digits long; the limit is {MAX_NUMBER_CHARS}")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise TicketRejected("ticket", f"has a number out of range ({text[:24]})")
+    return value
+
+
+def _json_constant(name: str) -> Any:
+    raise TicketRejected("ticket", f"contains {name}, which is not a JSON value")
 
 
 def _first_error(exc: ValidationError) -> tuple[str, str]:
@@ -97,9 +138,12 @@ def validate_ticket(raw: bytes | str | dict[str, Any]) -> Ticket:
             except UnicodeDecodeError as exc:
                 raise TicketRejected("ticket", f"is not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
         try:
-            raw = json.loads(raw)
+            raw = json.loads(raw, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant)
         except json.JSONDecodeError as exc:
             raise TicketRejected("ticket", f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
+        except RecursionError as exc:
+            raise TicketRejected("ticket", "is nested too deeply to parse; a ticket is one JSON object of text "
+                                           "fields and a small metadata object") from exc
     if not isinstance(raw, dict):
         raise TicketRejected("ticket", f"must be a JSON object, not {type(raw).__name__}")
     ticket_id = raw.get("ticket_id") if isinstance(raw.get("ticket_id"), str) else ticket_id
