@@ -50,7 +50,7 @@ export: venv
 		$(if $(PROFILE),--profile $(PROFILE)) $(EXPORT_FLAGS)
 
 test-artifacts: venv
-	$(BIN)/ticket-enrich export --out $(TEST_ARTIFACTS) --stand-ins tiny --profile full
+	$(BIN)/ticket-enrich export --out $(TEST_ARTIFACTS) --stand-ins tiny --profile full --force
 
 lint: venv
 	$(BIN)/ruff check export runtime worker ticket_enrich tests benchmarks

@@ -67,35 +67,38 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
 
 
 def existing_state(out: Path, planned: dict[str, Any], force: bool) -> str:
-    """ "empty" (nothing there), "current" (same export, files verified) or "replace" (--force).
-    Raises ExportError when `out` holds something else and --force was not given."""
+    """ "empty" (nothing there), "current" (the same export, files verified: nothing to do, even
+    with --force) or "replace" (something else, and --force was given). Without --force,
+    anything else raises ExportError saying what differs."""
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         return "empty"
     if not out.is_dir():
         raise ExportError(f"{out} exists and is not a folder; choose another --out")
+    problem = _mismatch(out, planned)
+    if problem is None:
+        return "current"
     if force:
         return "replace"
+    raise ExportError(problem)
+
+
+def _mismatch(out: Path, planned: dict[str, Any]) -> str | None:
+    """Why `out` is not this export (a message ending in what to do), or None when it is."""
     if not (out / MANIFEST_NAME).is_file():
-        raise ExportError(
-            f"{out} is not empty and holds no {MANIFEST_NAME}; pass --force to replace it or choose another --out"
-        )
+        return f"{out} is not empty and holds no {MANIFEST_NAME}; pass --force to replace it or choose another --out"
     try:
         manifest = load_manifest(out)
     except RuntimeArtifactError as exc:
-        raise ExportError(f"{out} holds an unreadable manifest ({exc}); pass --force to rebuild it") from exc
+        return f"{out} holds an unreadable manifest ({exc}); pass --force to rebuild it"
     changes = _differences(_jsonable(inputs_of_manifest(manifest)), _jsonable(planned))
     if changes:
         listed = "\n  ".join(changes[:12]) + ("\n  ..." if len(changes) > 12 else "")
-        raise ExportError(
-            f"{out} holds a different export:\n  {listed}\nPass --force to replace it (make export EXPORT_FLAGS=--force)."
-        )
+        return f"{out} holds a different export:\n  {listed}\nPass --force to replace it (make export EXPORT_FLAGS=--force)."
     try:
         verify_files(out, manifest.all_files())
     except RuntimeArtifactError as exc:
-        raise ExportError(
-            f"{out} matches this export's inputs but its files are damaged; pass --force:\n{exc}"
-        ) from exc
-    return "current"
+        return f"{out} matches this export's inputs but its files are damaged; pass --force to rebuild it:\n{exc}"
+    return None
 
 
 def _jsonable(value: Any) -> Any:

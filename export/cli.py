@@ -46,7 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"stand-in checkpoint cache (env {ENV_CHECKPOINTS}, default {DEFAULT_CHECKPOINTS})",
     )
     parser.add_argument(
-        "--force", action="store_true", help="replace an artifacts folder that holds a different export"
+        "--force",
+        action="store_true",
+        help="replace an artifacts folder that holds a different export (an identical, intact one is kept)",
     )
 
 
