@@ -54,13 +54,13 @@ class SequenceClassifier:
 
 
 def combine_sentence_probs(whole: np.ndarray, sentences: np.ndarray, labels: tuple[str, ...],
-                           neutral: str = "NEUTRAL", whole_weight: float = 0.3) -> np.ndarray:
+                           neutral: str = "NEUTRAL", whole_weight: float = 0.7) -> np.ndarray:
     """Sentiment of a ticket from the whole text and its sentences: the most emotional
     sentence speaks for the ticket ("This is the third time I ask." in a calm paragraph),
     so emotional labels take their maximum over sentences and the neutral label its mean.
 
-    Measured on the labelled tickets with the offline head: whole-text only 0.66 accuracy,
-    combined 0.75-0.77.
+    Measured on the labelled tickets with the offline head (sentiment.json v2): whole text
+    only 0.746, sentences only 0.648, whole weighted 0.5 -> 0.750, 0.7 -> 0.775.
     """
     pooled = np.where(np.asarray([label == neutral for label in labels]),
                       sentences.mean(axis=0), sentences.max(axis=0))
