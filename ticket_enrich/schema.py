@@ -119,6 +119,12 @@ def _json_constant(name: str) -> Any:
     raise TicketRejected("ticket", f"contains {name}, which is not a JSON value")
 
 
+def _claimed_id(value: Any) -> str | None:
+    """The id a rejected ticket gave itself, as text any store and log accepts: a lone surrogate
+    (JSON allows "\\ud800") is not valid UTF-8, so it is kept as its escape."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else None
+
+
 def _first_error(exc: ValidationError) -> tuple[str, str]:
     error = exc.errors()[0]
     field = ".".join(str(part) for part in error["loc"]) or "ticket"
@@ -151,7 +157,7 @@ def validate_ticket(raw: bytes | str | dict[str, Any]) -> Ticket:
         parsed = TicketIn.model_validate(raw)
     except ValidationError as exc:
         field, reason = _first_error(exc)
-        raise TicketRejected(field, reason, ticket_id if isinstance(ticket_id, str) else None) from exc
+        raise TicketRejected(field, reason, _claimed_id(ticket_id)) from exc
     if not parsed.subject.strip() and not parsed.body.strip():
         raise TicketRejected("body", "the ticket has no text (subject and body are empty)", parsed.ticket_id)
     return Ticket(

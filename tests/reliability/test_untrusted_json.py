@@ -59,3 +59,11 @@ def test_a_hostile_ticket_does_not_take_its_batch_down(clients, stack, enricher)
         assert rejected[f"{name}.json"]["field"]["S"] == field and reason in rejected[f"{name}.json"]["reason"]["S"]
     assert stats.outcomes["failed"] == 0, "a hostile ticket failed a batch instead of being rejected"
     assert queue_depth(clients.sqs, stack.dlq_name)["visible"] == 0
+
+
+def test_a_claimed_id_that_is_not_valid_unicode_is_kept_escaped():
+    with pytest.raises(TicketRejected) as caught:
+        validate_ticket(b'{"ticket_id": "T-\\ud800", "body": "hi"}')
+    assert caught.value.field == "ticket_id"
+    assert caught.value.ticket_id == "T-\\ud800"  # the escape as text: valid UTF-8 for DynamoDB and the logs
+    caught.value.ticket_id.encode("utf-8")
