@@ -147,7 +147,10 @@ def staging_dir(out: Path) -> Path:
 def commit(staging: Path, out: Path, manifest: Manifest) -> None:
     """Write the manifest, check every hash, then swap the staging folder in."""
     (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-    verify_files(staging, manifest.all_files())
+    try:
+        verify_files(staging, manifest.all_files())
+    except RuntimeArtifactError as exc:  # a bug in the export itself; keep the old artifacts
+        raise ExportError(f"the new manifest does not match the files just written; nothing replaced: {exc}") from exc
     old = None
     if out.exists():
         old = out.parent / f".{out.name}.old-{os.getpid()}"

