@@ -124,7 +124,8 @@ class Summarizer:
                 f"summary model {entry.name!r} variant {variant!r} lacks {sorted(missing)} files; "
                 "the manifest needs 'encoder' and 'decoder': re-run the export"
             )
-        tokenizer = load_tokenizer(root / entry.tokenizer.path, int(entry.settings.get("max_length", 1024)))
+        max_input = entry.settings.get("max_input_length", entry.settings.get("max_length", 1024))
+        tokenizer = load_tokenizer(root / entry.tokenizer.path, int(max_input))
         return cls(
             make_session(root / files["encoder"].path, settings),
             make_session(root / files["decoder"].path, settings),

@@ -20,6 +20,15 @@ from runtime.generate import GenerationConfig, generate  # noqa: E402
 VOCAB, PAD, BOS, EOS = 96, 1, 0, 2
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny models, many small ops: one thread is far faster than a contended pool."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(7)
