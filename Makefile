@@ -116,5 +116,14 @@ perf-chart: venv
 perf-check: venv
 	$(BIN)/python -m benchmarks.check
 
+# Reliability (docs/RELIABILITY.md). Each run starts its own moto server on a free 127.0.0.1 port and
+# writes its summary to build/reliability/{chaos,load}.json; pass options with CHAOS_FLAGS / LOAD_FLAGS
+# (e.g. CHAOS_FLAGS="--tickets 1000 --kills 20"). About 3-6 minutes each on 2 cores.
+chaos: venv test-artifacts
+	$(BIN)/python tests/reliability/tools/chaos.py --artifacts $(TEST_ARTIFACTS) $(CHAOS_FLAGS)
+
+load: venv test-artifacts
+	$(BIN)/python tests/reliability/tools/load.py --artifacts $(TEST_ARTIFACTS) $(LOAD_FLAGS)
+
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,91 @@
+"""`ticket-enrich worker` that journals what it did to AWS, for the chaos supervisor: one JSON
+line per completed call of interest, appended with a single write (a SIGKILL cannot split one).
+The hooks are botocore events on the session the worker's clients are built from; the worker
+code is unchanged.
+
+    python journaled_worker.py --journal calls.jsonl -- [worker flags]
+
+Lines: {"pid", "t", "op", "key", "ok", "code"} for s3.PutObject (key: the object key) and
+dynamodb.PutItem (key: the record's ticket_id); {"pid", "t", "op", "n"} for
+sqs.ReceiveMessage (messages received) and sqs.DeleteMessageBatch (entries deleted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+import boto3  # noqa: E402
+
+from worker import cli  # noqa: E402
+
+KEYED = {"s3.PutObject": lambda p: p.get("Key"), "dynamodb.PutItem": lambda p: p["Item"]["ticket_id"]["S"]}
+COUNTED = {"sqs.ReceiveMessage": "Messages", "sqs.DeleteMessageBatch": "Successful"}
+
+
+class Journal:
+    def __init__(self, path: Path):
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.pid = os.getpid()
+
+    def write(self, **fields: Any) -> None:
+        os.write(self.fd, (json.dumps({"pid": self.pid, "t": round(time.time(), 3), **fields}) + "\n").encode())
+
+    def register(self, events: Any) -> None:
+        for operation, key_of in KEYED.items():
+            events.register(f"before-parameter-build.{operation}", self._remember(operation, key_of))
+            events.register(f"after-call.{operation}", self._keyed(operation))
+        for operation, field in COUNTED.items():
+            events.register(f"after-call.{operation}", self._counted(operation, field))
+
+    @staticmethod
+    def _remember(operation: str, key_of):
+        def hook(params: dict[str, Any], context: dict[str, Any], **_kwargs: Any) -> None:
+            context["journal_key"] = key_of(params)
+        return hook
+
+    def _keyed(self, operation: str):
+        def hook(http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_kwargs: Any) -> None:
+            ok = http_response is not None and http_response.status_code < 300
+            self.write(op=operation, key=context.get("journal_key"), ok=ok,
+                       code=None if ok else parsed.get("Error", {}).get("Code"))
+        return hook
+
+    def _counted(self, operation: str, field: str):
+        def hook(http_response: Any, parsed: dict[str, Any], **_kwargs: Any) -> None:
+            if http_response is not None and http_response.status_code < 300:
+                self.write(op=operation, n=len(parsed.get(field, [])))
+        return hook
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    lines = []
+    if path.exists():
+        for raw in path.read_text().splitlines():
+            try:
+                lines.append(json.loads(raw))
+            except json.JSONDecodeError:
+                continue
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--journal", required=True, type=Path)
+    own, rest = parser.parse_known_args()
+    session = boto3.Session()
+    Journal(own.journal).register(session.events)
+    worker_parser = argparse.ArgumentParser()
+    cli.add_arguments(worker_parser)
+    return cli.run(worker_parser.parse_args([a for a in rest if a != "--"]), session=session)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""What the long-run drivers (chaos.py, load.py) share: a private emulator with freshly named
+resources, the tickets they upload, and the final account of what became of every ticket.
+
+The drivers always start their own moto server on a free 127.0.0.1 port (or use --endpoint if
+given): they never touch the resources of `make aws-up` or of real AWS by accident."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+REPO = Path(__file__).resolve().parents[3]
+for path in (REPO, REPO / "tests" / "integration"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import boto3  # noqa: E402
+from worker_harness import object_keys, records  # noqa: E402
+
+from worker import emulator as emu  # noqa: E402
+from worker import resources  # noqa: E402
+from worker.aws import AwsClients  # noqa: E402
+from worker.settings import Settings  # noqa: E402
+
+SAMPLES = REPO / "samples" / "tickets"
+
+
+@dataclass
+class Rig:
+    clients: AwsClients
+    settings: Settings
+    env: dict[str, str]  # the standard AWS variables pointing at the endpoint
+    emulator: emu.Emulator | None = None
+
+    def close(self) -> None:
+        if self.emulator is not None:
+            emu.stop_pid(self.emulator.pid)
+
+
+def open_rig(workdir: Path, visibility_timeout: int, extend_every: float | None = None,
+             endpoint: str | None = None) -> Rig:
+    """Start moto (unless `endpoint`), point this process's AWS environment at it, create resources."""
+    server = None if endpoint else emu.start(workdir / "moto", emu.free_port())
+    env = {"AWS_ENDPOINT_URL": endpoint or server.url, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(env)
+    clients = AwsClients.from_session(boto3.Session())
+    suffix = uuid.uuid4().hex[:8]
+    settings = Settings(queue=f"rel-{suffix}", raw_bucket=f"rel-raw-{suffix}", enriched_bucket=f"rel-enriched-{suffix}",
+                        table=f"rel-{suffix}", http_port=0, visibility_timeout=visibility_timeout,
+                        visibility_extend_every=extend_every)
+    resources.setup(clients, settings)
+    return Rig(clients, settings, env, server)
+
+
+@dataclass(frozen=True)
+class Upload:
+    key: str
+    body: bytes
+    ticket_id: str | None  # None: a malformed ticket, which must end as a rejection record
+
+
+def make_uploads(count: int, run: str, bad_every: int = 0) -> list[Upload]:
+    """`count` tickets from the shipped samples under fresh ids; every `bad_every`-th one is one of
+    the shipped malformed samples instead."""
+    good = [json.loads(path.read_text()) for path in sorted(SAMPLES.glob("TKT-*.json"))]
+    bad = [path.read_bytes() for path in sorted(SAMPLES.glob("malformed-*.json"))]
+    uploads = []
+    for i in range(count):
+        if bad_every and i % bad_every == bad_every - 1:
+            uploads.append(Upload(f"{run}/bad-{i:05d}.json", bad[(i // bad_every) % len(bad)], None))
+        else:
+            ticket_id = f"{run}-{i:05d}"
+            document = {**good[i % len(good)], "ticket_id": ticket_id}
+            uploads.append(Upload(f"{run}/{i:05d}.json", json.dumps(document).encode(), ticket_id))
+    return uploads
+
+
+def put(rig: Rig, upload: Upload) -> float:
+    """Upload one ticket; returns the time the upload started (the start of its end-to-end latency)."""
+    started = time.time()
+    rig.clients.s3.put_object(Bucket=rig.settings.raw_bucket, Key=upload.key, Body=upload.body)
+    return started
+
+
+def drain_dlq(rig: Rig) -> list[str]:
+    """Every message body in the dead-letter queue (received, so they are counted once)."""
+    url = rig.clients.sqs.get_queue_url(QueueName=rig.settings.dlq_name)["QueueUrl"]
+    bodies: list[str] = []
+    while True:
+        got = rig.clients.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600,
+                                              WaitTimeSeconds=0).get("Messages", [])
+        if not got:
+            return bodies
+        bodies += [m["Body"] for m in got]
+
+
+@dataclass
+class Account:
+    """What became of every uploaded ticket."""
+
+    tickets: int
+    good: int
+    malformed: int
+    records: int
+    enriched: int
+    rejected: int
+    lost: list[str] = field(default_factory=list)  # uploaded, with no record of the right kind
+    duplicated: list[str] = field(default_factory=list)  # a record nobody uploaded, or one written twice
+    missing_objects: list[str] = field(default_factory=list)
+    dlq_total: int = 0
+    dlq_good: int = 0  # DLQ messages naming a good ticket
+    redelivered: int = 0  # records whose message had been received more than once
+    queue: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.missing_objects or self.dlq_good) and not any(self.queue.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "lost": len(self.lost), "duplicated": len(self.duplicated), "ok": self.ok,
+                "lost_examples": self.lost[:10], "duplicated_examples": self.duplicated[:10]}
+
+
+def account(rig: Rig, uploads: list[Upload], written_twice: list[str] = ()) -> Account:
+    raw = rig.settings.raw_bucket
+    found = records(rig.clients, rig.settings)
+    good = {u.ticket_id for u in uploads if u.ticket_id}
+    rejected = {f"rejected:s3://{raw}/{u.key}" for u in uploads if u.ticket_id is None}
+    lost = sorted(t for t in good if found.get(t, {}).get("status", {}).get("S") != "enriched")
+    lost += sorted(k for k in rejected if found.get(k, {}).get("status", {}).get("S") != "rejected")
+    duplicated = sorted(set(found) - good - rejected) + sorted(written_twice)
+    objects = set(object_keys(rig.clients, rig.settings.enriched_bucket))
+    dlq = drain_dlq(rig)
+    good_keys = {u.key for u in uploads if u.ticket_id}
+    dlq_good = sum(1 for body in dlq if _event_keys(body) & good_keys)
+    return Account(
+        tickets=len(uploads), good=len(good), malformed=len(rejected), records=len(found),
+        enriched=sum(1 for item in found.values() if item["status"]["S"] == "enriched"),
+        rejected=sum(1 for item in found.values() if item["status"]["S"] == "rejected"),
+        lost=lost, duplicated=duplicated, missing_objects=sorted(t for t in good if f"{t}.json" not in objects),
+        dlq_total=len(dlq), dlq_good=dlq_good,
+        redelivered=sum(1 for item in found.values() if int(item.get("receive_count", {}).get("N", "1")) > 1),
+        queue=resources.queue_depth(rig.clients.sqs, rig.settings.queue_name),
+    )
+
+
+def _event_keys(body: str) -> set[str]:
+    try:
+        document = json.loads(body)
+        return {unquote_plus(r["s3"]["object"]["key"]) for r in document.get("Records", [])}
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return set()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def machine_load() -> dict[str, Any]:
+    one, five, fifteen = os.getloadavg()
+    return {"loadavg": [round(one, 2), round(five, 2), round(fifteen, 2)], "cpus": os.cpu_count()}
