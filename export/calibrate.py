@@ -8,10 +8,13 @@ decoder, whose branches reuse those node names.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
+
+from runtime.session import SessionSettings, available_cpus, make_session
 
 
 def weight_matmuls(graph) -> list:
@@ -23,7 +26,6 @@ def weight_matmuls(graph) -> list:
 def collect_absmax(model_path: Path, feeds: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """node name -> max |activation| per input channel of that MatMul, over all `feeds`."""
     import onnx
-    import onnxruntime as ort
 
     model = onnx.load(str(model_path))
     by_tensor: dict[str, list[str]] = {}
@@ -35,11 +37,11 @@ def collect_absmax(model_path: Path, feeds: Iterable[Mapping[str, np.ndarray]]) 
             model.graph.output.append(
                 onnx.helper.make_tensor_value_info(tensor, onnx.TensorProto.FLOAT, None)
             )
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    # Calibration needs the graph's own tensors, so nothing may be fused away.
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    with tempfile.TemporaryDirectory(dir=Path(model_path).parent) as tmp:
+        augmented = Path(tmp) / "calibration.onnx"
+        onnx.save(model, str(augmented))
+        # Calibration reads the graph's own tensors, so nothing may be fused away.
+        session = make_session(augmented, SessionSettings(threads=available_cpus(), optimization="disable"))
     tensors = list(by_tensor)
     absmax: dict[str, np.ndarray] = {}
     for feed in feeds:

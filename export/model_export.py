@@ -17,6 +17,7 @@ from export.artifacts import place_variant
 from export.calibrate import collect_absmax
 from export.checkpoints import Checkpoint
 from export.errors import ExportError
+from export.optimize import optimize_offline
 from export.quantize import PRESETS, QuantPreset, quantize_file
 from export.texts import CALIBRATION_TEXTS
 from runtime.manifest import ModelEntry, Variant, file_entry
@@ -123,7 +124,12 @@ def export_model(
         spec, checkpoint.path, tokenizer_path, metadata.pad_token_id(config), generation
     )
 
-    fp32 = {role: onnx_dir / name for name, role in spec.files}
+    fp32 = {}
+    for name, role in spec.files:
+        fp32[role] = work / spec.role / "fp32" / f"{role}.onnx"
+        fp32[role].parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(onnx_dir / name, fp32[role])
+        optimize_offline(fp32[role])
     log(f"{spec.role}: checking fp32 against PyTorch")
     parity = {"fp32": checker.check(spec.role, "fp32", fp32)}
     variants = {"fp32": place_variant(root, spec.role, "fp32", fp32, None, {})}
@@ -141,6 +147,7 @@ def export_model(
             for name, role in spec.files:
                 quantize_file(onnx_dir / name, out / f"{role}.onnx", preset, ranges.get(name, {}),
                               spec.outlier_channels, spec.keep_fp32)  # fmt: skip
+                optimize_offline(out / f"{role}.onnx")
             made[key] = {role: out / f"{role}.onnx" for role in spec.file_roles}
         files = made[key]
         shas = tuple(file_entry(p.parent, p).sha256 for p in files.values())

@@ -59,6 +59,8 @@ class SessionSettings:
     cpu_arena: bool = False
     mem_pattern: bool = False
     optimization: str = "all"  # "disable" | "basic" | "extended" | "all"
+    # Build time only: write the graph as optimized at `optimization` to this path.
+    save_optimized_to: str | None = None
 
 
 _LEVELS = {
@@ -78,6 +80,8 @@ def make_session(path: str | Path, settings: SessionSettings) -> ort.InferenceSe
     options.enable_mem_pattern = settings.mem_pattern
     options.graph_optimization_level = _LEVELS[settings.optimization]
     options.log_severity_level = 3
+    if settings.save_optimized_to:
+        options.optimized_model_filepath = str(settings.save_optimized_to)
     # Spinning trades idle CPU for latency between the many short runs of a generation loop;
     # with one thread there is nobody to wake, so it only burns the quota.
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.threads > 1 else "0")

@@ -71,12 +71,15 @@ def test_stand_in_provenance_is_recorded(manifest):
 
 
 def test_settings_labels_and_generation(manifest):
-    assert manifest.models["embedding"].settings == {
+    embedding = manifest.models["embedding"].settings
+    assert {k: embedding[k] for k in ("max_length", "pooling", "normalize", "dim")} == {
         "max_length": 256,
         "pooling": "mean",
         "normalize": True,
         "dim": 384,
     }
+    for entry in manifest.models.values():
+        assert entry.settings["graph_optimization"] == "extended"
     assert manifest.models["sentiment"].labels == ("NEGATIVE", "POSITIVE")
     summary = manifest.models["summary"]
     assert summary.settings["head_dim"] * summary.settings["num_heads"] == summary.settings["d_model"]
