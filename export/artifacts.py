@@ -150,7 +150,9 @@ def commit(staging: Path, out: Path, manifest: Manifest) -> None:
     try:
         verify_files(staging, manifest.all_files())
     except RuntimeArtifactError as exc:  # a bug in the export itself; keep the old artifacts
-        raise ExportError(f"the new manifest does not match the files just written; nothing replaced: {exc}") from exc
+        raise ExportError(
+            f"the new manifest does not match the files just written; nothing replaced: {exc}"
+        ) from exc
     old = None
     if out.exists():
         old = out.parent / f".{out.name}.old-{os.getpid()}"
