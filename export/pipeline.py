@@ -15,6 +15,7 @@ from export.artifacts import commit, describe_inputs, existing_state, model_inpu
 from export.catalog import CATALOG, PROFILE_ROLES
 from export.checkpoints import Checkpoint, SourceOptions, hub_reachable, resolve
 from export.errors import ExportError
+from runtime.errors import RuntimeArtifactError
 from runtime.manifest import Manifest
 
 
@@ -120,7 +121,10 @@ def run_export(options: ExportOptions, log: Callable[[str], None]) -> str:
         log("fitting the embedding-space heads")
         from export.heads import build_heads
 
-        extras = build_heads(staging, models)
+        try:
+            extras = build_heads(staging, models)
+        except RuntimeArtifactError as exc:
+            raise ExportError(f"fitting the embedding-space heads failed: {exc}") from exc
         manifest = Manifest(
             profile=profile,
             models=models,
