@@ -1,0 +1,136 @@
+"""PyTorch eager, the reference: transformers models from the very checkpoints our artifacts were
+exported from, `torch.inference_mode`, the same threads. MiniLM is pooled as
+sentence-transformers does (mean over the mask, L2 norm, 256-token window) without importing it."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.engines import Engine, loaded
+from benchmarks.inputs import ticket_texts
+
+MINILM_MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
+
+
+def torch_threads(threads: int):
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # only settable before the first parallel region; already 1 then
+        pass
+    return torch
+
+
+def load_embedder(folder: Path, threads: int):
+    torch = torch_threads(threads)
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder).eval()
+
+    def run(texts: list[str]) -> np.ndarray:
+        with torch.inference_mode():
+            enc = tokenizer(texts, padding=True, truncation=True, max_length=MINILM_MAX_TOKENS, return_tensors="pt")
+            hidden = model(**enc).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1).numpy()
+
+    return run
+
+
+def load_classifier(folder: Path, threads: int):
+    torch = torch_threads(threads)
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+
+    def run(texts: list[str]) -> np.ndarray:
+        with torch.inference_mode():
+            enc = tokenizer(texts, padding=True, truncation=True, max_length=512, return_tensors="pt")
+            return torch.softmax(model(**enc).logits.double(), dim=-1).numpy()
+
+    return run
+
+
+def generation_config(base, new_tokens: int, beams: int):
+    """A full copy of the checkpoint's generation config with the benchmark's settings.
+
+    transformers 4.57 refills beam search and min_length from the checkpoint when a partial
+    GenerationConfig is passed to generate(), so the whole config is replaced on the model."""
+    config = copy.deepcopy(base)
+    config.num_beams = beams
+    config.do_sample = False
+    config.max_new_tokens = new_tokens
+    config.min_new_tokens = new_tokens
+    config.max_length = None
+    config.min_length = 0
+    if beams == 1:
+        config.length_penalty = 1.0
+        config.early_stopping = False
+    return config
+
+
+def prepare_generation(model, new_tokens: int, beams: int) -> None:
+    model.generation_config = generation_config(model.generation_config, new_tokens, beams)
+
+
+def summary_runner(model, tokenizer, torch):
+    """run(texts) -> new token ids per text (decoder start dropped), texts decoded as well."""
+
+    def run(texts: list[str]) -> list[list[int]]:
+        with torch.inference_mode():
+            enc = tokenizer(texts, padding=True, truncation=True, max_length=1024, return_tensors="pt")
+            out = model.generate(**enc)
+        tokenizer.batch_decode(out, skip_special_tokens=True)
+        pad = model.generation_config.pad_token_id
+        return [[t for t in row[1:] if t != pad] for row in out.tolist()]
+
+    return run
+
+
+def load_summarizer(folder: Path, threads: int, new_tokens: int, beams: int):
+    torch = torch_threads(threads)
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+    prepare_generation(model, new_tokens, beams)
+    return summary_runner(model, tokenizer, torch)
+
+
+def embedder(folder: Path, threads: int) -> Engine:
+    return loaded("pytorch", "reference", "transformers eager fp32", lambda: load_embedder(folder, threads))
+
+
+def classifier(folder: Path, threads: int) -> Engine:
+    return loaded("pytorch", "reference", "transformers eager fp32", lambda: load_classifier(folder, threads))
+
+
+def summarizer(folder: Path, threads: int, new_tokens: int, beams: int = 1) -> Engine:
+    return loaded("pytorch", "reference", f"transformers generate(), fp32, beams={beams}",
+                  lambda: load_summarizer(folder, threads, new_tokens, beams))
+
+
+def pipeline(folders: dict[str, Path], threads: int, new_tokens: int) -> Engine:
+    """End to end, tickets in: the three models on the same batch (no intent head or urgency rules:
+    those are ours and cost well under a millisecond a ticket)."""
+
+    def build():
+        embed = load_embedder(folders["embedding"], threads)
+        classify = load_classifier(folders["sentiment"], threads)
+        summarize = load_summarizer(folders["summary"], threads, new_tokens, 1)
+
+        def run(tickets: list[dict]):
+            texts = ticket_texts(tickets)
+            return embed(texts), classify(texts), summarize(texts)
+
+        return run
+
+    return loaded("pytorch", "reference", "transformers eager fp32, three models", build)
