@@ -1,0 +1,108 @@
+"""A worker-shaped process, run fresh by the cold-start benchmark:
+
+    python -m benchmarks.child KIND '{"artifacts": ..., "threads": 2, ...}'
+
+KIND is `ours` (the runtime: import, Enricher.from_artifacts with the CPU's best variant, enrich),
+`ours-worker` (the same plus what the worker process imports and the schema check of the ticket),
+`pytorch` (transformers, the three models) or `ct2` (CTranslate2 int8, the three models).
+It enriches one ticket, then a batch of ten, and prints one JSON line: wall-clock timestamps of
+each phase and the peak RSS (ru_maxrss) after the first ticket and after the batch. Nothing heavy
+is imported before the clock starts; the parent takes the process start time before spawning.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def ours(config: dict, worker: bool):
+    if worker:
+        import worker.app  # noqa: F401  (boto3, pydantic: what a worker process holds)
+        from ticket_enrich.schema import validate_ticket
+    from runtime import Enricher, RuntimeConfig
+
+    imported = time.time()
+    enricher = Enricher.from_artifacts(config["artifacts"], RuntimeConfig(
+        profile="full", threads=config["threads"], summary_num_beams=1,
+        summary_max_new_tokens=config["new_tokens"], summary_min_words=0))
+
+    def run(tickets):
+        if worker:
+            tickets = [validate_ticket(t) for t in tickets]
+        return enricher.enrich(tickets)
+
+    return imported, run, {"variant": enricher.variant}
+
+
+def pytorch(config: dict):
+    import torch  # noqa: F401  (imported first so that the phases read right)
+    import transformers  # noqa: F401
+
+    from benchmarks.engines import torch_ref
+
+    imported = time.time()
+    folders = {role: Path(folder) for role, folder in config["checkpoints"].items()}
+    embed = torch_ref.load_embedder(folders["embedding"], config["threads"])
+    classify = torch_ref.load_classifier(folders["sentiment"], config["threads"])
+    summarize = torch_ref.load_summarizer(folders["summary"], config["threads"], config["new_tokens"], 1)
+    return imported, _three(embed, classify, summarize), {}
+
+
+def ct2(config: dict):
+    import ctranslate2  # noqa: F401
+    import tokenizers  # noqa: F401
+
+    from benchmarks.engines import ct2_peer
+
+    imported = time.time()
+    folders = {role: Path(folder) for role, folder in config["ct2"].items()}
+    embed = ct2_peer.load_embedder(folders["embedding"], config["threads"])
+    classify = ct2_peer.load_classifier(folders["sentiment"], config["threads"])
+    summarize = ct2_peer.load_summarizer(folders["summary"], config["threads"], config["new_tokens"], 1)
+    return imported, _three(embed, classify, summarize), {}
+
+
+def _three(embed, classify, summarize):
+    def run(tickets):
+        # Not runtime.ticket: importing the runtime package would load onnxruntime into a peer.
+        texts = [f"{t.get('subject', '').strip().rstrip('.')}. {t['body'].strip()}" for t in tickets]
+        return embed(texts), classify(texts), summarize(texts)
+
+    return run
+
+
+def main(argv: list[str]) -> int:
+    entered = time.time()
+    kind, config = argv[0], json.loads(argv[1])
+    if kind in ("ours", "ours-worker"):
+        imported, run, extra = ours(config, worker=kind == "ours-worker")
+    elif kind == "pytorch":
+        imported, run, extra = pytorch(config)
+    elif kind == "ct2":
+        imported, run, extra = ct2(config)
+    else:
+        print(f"unknown kind {kind!r}: ours, ours-worker, pytorch or ct2", file=sys.stderr)
+        return 2
+    loaded = time.time()
+    run([config["first"]])
+    first = time.time()
+    first_rss = peak_rss_mb()
+    start = time.perf_counter()
+    run(config["batch"])
+    batch_s = time.perf_counter() - start
+    print(json.dumps({"entered": entered, "imported": imported, "loaded": loaded, "first": first,
+                      "first_rss_mb": first_rss, "peak_rss_mb": peak_rss_mb(), "batch_s": batch_s,
+                      "modules": len(sys.modules), "torch_imported": "torch" in sys.modules, **extra}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

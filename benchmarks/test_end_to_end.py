@@ -1,0 +1,71 @@
+"""End to end, full profile, tickets in: batches of 10 (as SQS delivers) and single tickets.
+
+PyTorch eager runs the three models; our Enricher (every runnable variant) runs them plus the
+intent head and urgency rules and summarizes every ticket (greedy, 30 new tokens); "best peers"
+chains the best peer of each stage (Optimum int8 for embeddings and sentiment, CTranslate2 int8 for
+the summary), and "ct2-int8" is CTranslate2 alone for all three."""
+
+from __future__ import annotations
+
+from benchmarks.engines import Engine, ct2_peer, loaded, optimum_peer, ours, torch_ref
+from benchmarks.inputs import batches, spread, ticket_texts, word_count
+from benchmarks.timing import interleaved, load_average
+
+TARGET_TICKETS_PER_MIN = 1000
+
+
+def chained(name: str, detail: str, loaders) -> Engine:
+    def build():
+        embed, classify, summarize = (load() for load in loaders)
+
+        def run(tickets: list[dict]):
+            texts = ticket_texts(tickets)
+            return embed(texts), classify(texts), summarize(texts)
+
+        return run
+
+    return loaded(name, "peer", detail, build)
+
+
+def peer_pipelines(models, threads: int, tokens: int) -> list[Engine]:
+    def optimum(stage):
+        return lambda: getattr(optimum_peer, stage)(models, "int8", threads).run
+
+    ct2 = {role: ct2_peer.prepare(models, role) for role in ("embedding", "sentiment", "summary")}
+    return [
+        chained("best-peers", "Optimum int8 embed + Optimum int8 sentiment + CTranslate2 int8 summary",
+                [optimum("embedder"), optimum("classifier"),
+                 lambda: ct2_peer.load_summarizer(ct2["summary"], threads, tokens, 1)]),
+        chained("ct2-int8", "CTranslate2 int8, all three models",
+                [lambda: ct2_peer.load_embedder(ct2["embedding"], threads),
+                 lambda: ct2_peer.load_classifier(ct2["sentiment"], threads),
+                 lambda: ct2_peer.load_summarizer(ct2["summary"], threads, tokens, 1)]),
+    ]
+
+
+def test_end_to_end(models, settings, tickets, recorder):
+    threads, tokens, size = settings.threads, settings.summary_new_tokens, settings.e2e_batch
+    folders = {role: models.checkpoint(role) for role in ("embedding", "sentiment", "summary")}
+    engines = [torch_ref.pipeline(folders, threads, tokens)]
+    engines += [ours.enricher(models, v, threads, tokens) for v in models.variants()]
+    engines += peer_pipelines(models, threads, tokens)
+
+    chosen = tickets[: settings.e2e_tickets]
+    single = spread(tickets, lambda t: word_count(t["body"]), settings.latency_tickets)
+    before = load_average()
+    # Our enrich() returns one Enrichment per ticket; a lost or extra row would be a bug to see here.
+    counts = {e.name: len(e.run(chosen[:size])) for e in engines if e.family == "ours"}
+    single_samples = interleaved(engines, [[t] for t in single], settings.slow_rounds)
+    batched = interleaved(engines, batches(chosen, size), settings.slow_rounds)
+    rows = {}
+    for engine in engines:
+        rows[engine.name] = {"family": engine.family, "detail": engine.detail, "load_s": round(engine.load_s, 3),
+                             "b1": single_samples[engine.name].latency(),
+                             f"b{size}": batched[engine.name].throughput()}
+    recorder.add("end_to_end", {
+        "load_avg": {"before": before, "after": load_average()}, "rounds": settings.slow_rounds,
+        "threads": threads, "target_tickets_per_min": TARGET_TICKETS_PER_MIN,
+        "inputs": {"b1_tickets": len(single), f"b{size}_tickets": len(chosen)},
+        "engines": rows,
+    })
+    assert all(count == size for count in counts.values()), counts

@@ -1,0 +1,47 @@
+"""The regression gate itself (no models): ratios are read as "times better than PyTorch", only our
+engines are gated, and a fall of more than 15% fails while 14% passes."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.check import compare, main
+from benchmarks.results import SCHEMA, section_ratios
+
+
+def results(ours_p50: float, peer_p50: float, ours_tps: float, rss: float) -> dict:
+    section = {"reference": "pytorch", "engines": {
+        "pytorch": {"family": "reference", "b1": {"p50_ms": 100.0}, "b8": {"tickets_per_s": 10.0}},
+        "ours-avx512_vnni": {"family": "ours", "b1": {"p50_ms": ours_p50}, "b8": {"tickets_per_s": ours_tps}},
+        "optimum-int8": {"family": "peer", "b1": {"p50_ms": peer_p50}, "b8": {"tickets_per_s": 20.0}},
+    }}
+    process = {"reference": "pytorch", "engines": {"pytorch": {"family": "reference", "peak_rss_mb": 1000.0},
+                                                   "ours": {"family": "ours", "peak_rss_mb": rss}}}
+    sections = {"embed": section, "process": process}
+    for value in sections.values():
+        value["ratios"] = section_ratios(value)
+    return {"schema": SCHEMA, "sections": sections}
+
+
+def test_ratios_read_as_times_better_than_pytorch():
+    ratios = results(25.0, 50.0, 40.0, 250.0)["sections"]
+    assert ratios["embed"]["ratios"]["ours-avx512_vnni"]["b1.p50_ms"] == 4.0
+    assert ratios["embed"]["ratios"]["ours-avx512_vnni"]["b8.tickets_per_s"] == 4.0
+    assert ratios["process"]["ratios"]["ours"]["peak_rss_mb"] == 4.0
+
+
+def test_only_our_engines_are_gated_and_the_tolerance_is_15_percent(tmp_path, capsys):
+    baseline = results(25.0, 50.0, 40.0, 250.0)
+    slower_peer = results(25.0, 500.0, 40.0, 250.0)
+    compared, _ = compare(baseline, slower_peer)
+    assert {c.engine for c in compared} == {"ours-avx512_vnni", "ours"}
+    assert not any(c.regressed(0.15) for c in compared)
+
+    paths = {}
+    for name, data in {"baseline": baseline, "ok": results(29.0, 50.0, 35.0, 290.0),  # -14%
+                       "bad": results(30.0, 50.0, 40.0, 250.0)}.items():  # p50 ratio 4.0 -> 3.33: -17%
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(data))
+    assert main(["--baseline", str(paths["baseline"]), "--latest", str(paths["ok"])]) == 0
+    assert main(["--baseline", str(paths["baseline"]), "--latest", str(paths["bad"])]) == 1
+    assert "REGRESSED" in capsys.readouterr().out
