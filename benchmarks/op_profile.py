@@ -1,0 +1,98 @@
+"""onnxruntime's own profile of a summary model, by operator type: ours against Optimum's int8 on
+the same tickets, the same decoding loop (runtime.summarize.CachedDecoder) and the same threads.
+
+    python -m benchmarks.op_profile [--batch 1] [--tickets 4] [--variant avx512_vnni]
+
+Prints, per graph (encoder, decoder), the time per operator type and the share of the total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.inputs import load_tickets, spread, ticket_texts, word_count
+from benchmarks.models import Models
+from benchmarks.settings import BenchSettings
+
+
+def profiled_session(path: Path, threads: int, prefix: Path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.enable_profiling = True
+    options.profile_file_prefix = str(prefix)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def by_op(trace: Path) -> collections.Counter:
+    totals: collections.Counter = collections.Counter()
+    for event in json.loads(trace.read_text()):
+        if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+            totals[event["args"]["op_name"]] += event["dur"]  # microseconds
+    return totals
+
+
+def run(encoder_path: Path, decoder_path: Path, tokenizer_path: Path, texts: list[str], batch: int,
+        threads: int, tokens: int, work: Path, label: str) -> dict[str, collections.Counter]:
+    from runtime.generate import GenerationConfig, generate
+    from runtime.summarize import CachedDecoder
+    from runtime.text import load_tokenizer, pad
+
+    tokenizer = load_tokenizer(tokenizer_path, 1024)
+    encoder = profiled_session(encoder_path, threads, work / f"{label}-encoder")
+    decoder = profiled_session(decoder_path, threads, work / f"{label}-decoder")
+    config = GenerationConfig(num_beams=1, max_new_tokens=tokens, min_new_tokens=tokens, no_repeat_ngram_size=3,
+                              forced_bos_token_id=0, forced_eos_token_id=2)
+    for start in range(0, len(texts), batch):
+        encoded = pad([e.ids for e in tokenizer.encode_batch(texts[start : start + batch])], 1)
+        (hidden,) = encoder.run(None, {"input_ids": encoded.ids, "attention_mask": encoded.mask})
+        generate(CachedDecoder(decoder, hidden, encoded.mask), len(encoded.ids), config)
+    return {"encoder": by_op(Path(encoder.end_profiling())), "decoder": by_op(Path(decoder.end_profiling()))}
+
+
+def show(label: str, graph: str, totals: collections.Counter, steps: int, top: int) -> None:
+    whole = sum(totals.values())
+    print(f"\n{label} {graph}: {whole / 1e3:.0f} ms in kernels" + (f", {whole / steps / 1e3:.2f} ms a step" if steps else ""))
+    for op, micros in totals.most_common(top):
+        print(f"  {op:<28} {micros / 1e3:9.1f} ms  {micros / whole:6.1%}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.engines import optimum_peer
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--tickets", type=int, default=4)
+    parser.add_argument("--variant", default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tokens", type=int, default=30)
+    parser.add_argument("--top", type=int, default=12)
+    args = parser.parse_args(argv)
+    models = Models(BenchSettings.from_env())
+    variant = args.variant or models.best_int8().name
+    entry = models.entry("summary")
+    files = entry.variants[variant].files
+    texts = spread(ticket_texts(load_tickets()), word_count, args.tickets)
+    peer = optimum_peer.prepare(models, "summary", "int8")
+    graphs = {f"ours-{variant}": (models.root / files["encoder"].path, models.root / files["decoder"].path),
+              "optimum-int8": (peer / "encoder_model_quantized.onnx", peer / "decoder_model_merged_quantized.onnx")}
+    steps = args.tokens * -(-len(texts) // args.batch)
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, (encoder, decoder) in graphs.items():
+            totals = run(encoder, decoder, models.root / entry.tokenizer.path, texts, args.batch, args.threads,
+                         args.tokens, Path(tmp), label)
+            show(label, "encoder", totals["encoder"], 0, args.top)
+            show(label, "decoder", totals["decoder"], steps, args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
