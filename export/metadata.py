@@ -14,7 +14,7 @@ from export.errors import ExportError
 
 # Bump when the export would produce different graphs from the same inputs (new quantization
 # recipe, new conversion settings): an existing artifacts folder is then out of date.
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 
 _TOOLS = ("torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime", "tokenizers")
 

@@ -28,7 +28,7 @@ def planned_variants(spec) -> dict[str, dict | None]:
     planned: dict[str, dict | None] = {"fp32": None}
     for make in PRESETS:
         preset = make()
-        planned[preset.variant] = preset.describe(spec.outlier_channels, spec.keep_fp32)
+        planned[preset.variant] = preset.describe(spec.outliers, spec.keep_fp32)
     return planned
 
 
@@ -133,7 +133,7 @@ def export_model(
     log(f"{spec.role}: checking fp32 against PyTorch")
     parity = {"fp32": checker.check(spec.role, "fp32", fp32)}
     variants = {"fp32": place_variant(root, spec.role, "fp32", fp32, None, {})}
-    ranges = calibration_ranges(spec, onnx_dir, tokenizer_path, config) if spec.outlier_channels else {}
+    ranges = calibration_ranges(spec, onnx_dir, tokenizer_path, config) if spec.outliers else {}
 
     made: dict[tuple, dict[str, Path]] = {}  # equal preset settings give equal bytes: quantize once
     checked: dict[tuple[str, ...], dict] = {}  # parity figures per distinct set of files
@@ -146,7 +146,7 @@ def export_model(
             out.mkdir(parents=True, exist_ok=True)
             for name, role in spec.files:
                 quantize_file(onnx_dir / name, out / f"{role}.onnx", preset, ranges.get(name, {}),
-                              spec.outlier_channels, spec.keep_fp32)  # fmt: skip
+                              spec.outliers, spec.keep_fp32)  # fmt: skip
                 optimize_offline(out / f"{role}.onnx")
             made[key] = {role: out / f"{role}.onnx" for role in spec.file_roles}
         files = made[key]
@@ -155,7 +155,7 @@ def export_model(
             log(f"{spec.role}: checking {preset.variant} against PyTorch")
             checked[shas] = checker.check(spec.role, preset.variant, files)
         parity[preset.variant] = checked[shas]
-        quantization = preset.describe(spec.outlier_channels, spec.keep_fp32)
+        quantization = preset.describe(spec.outliers, spec.keep_fp32)
         variants[preset.variant] = place_variant(
             root, spec.role, preset.variant, files, quantization, variants
         )

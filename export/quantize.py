@@ -4,7 +4,8 @@ Dynamic quantization scales each MatMul's activations per tensor at run time. In
 transformers a handful of hidden channels carry activations 20-30x larger than the rest, so one
 scale for the whole tensor leaves the ordinary channels a few quantization steps (MiniLM:
 cosine 0.975 against PyTorch). `split_outliers` therefore moves the k input channels with the
-largest calibrated range of every weight MatMul into a small fp32 MatMul beside the int8 one:
+largest calibrated range of a weight MatMul, when they are outliers (>= ratio x the median
+channel's range), into a small fp32 MatMul beside the int8 one:
 
     y = MatMulInt8(x * mask, W with those rows zeroed) + MatMul(x[..., idx], W[idx])
 
@@ -13,6 +14,7 @@ which is exact in fp32 and costs a Gather, a Mul and a [.., k] x [k, n] product.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,14 +61,25 @@ class QuantPreset:
         """Everything but the name: presets with equal keys produce byte-identical graphs."""
         return (self.weights, self.reduce_range, self.per_channel, self.activations, self.operators)
 
-    def describe(self, outlier_channels: int, keep_fp32: tuple[str, ...] = ()) -> dict:
+    def describe(self, outliers: OutlierSplit | None, keep_fp32: tuple[str, ...] = ()) -> dict:
         """The manifest's Variant.quantization for this preset."""
         info = asdict(self)
         info["operators"] = list(self.operators)
         info["method"] = "onnxruntime quantize_dynamic"
-        info["outlier_channels_fp32"] = outlier_channels
+        info["outliers_fp32"] = outliers.describe() if outliers else None
         info["nodes_kept_fp32"] = list(keep_fp32)
         return info
+
+
+@dataclass(frozen=True)
+class OutlierSplit:
+    """Which input channels of a weight MatMul stay fp32 (see the module doc)."""
+
+    max_channels: int = 16
+    ratio: float = 6.0  # a channel is an outlier when its range is >= ratio x the median range
+
+    def describe(self) -> dict:
+        return {"max_channels": self.max_channels, "min_ratio_to_median": self.ratio}
 
 
 PRESETS = (QuantPreset.avx512_vnni, QuantPreset.avx512, QuantPreset.avx2, QuantPreset.arm64)
@@ -81,83 +94,124 @@ def _graphs(graph):
                 yield from _graphs(attr.g)
 
 
-def split_outliers(model, absmax: dict[str, np.ndarray], k: int) -> list[str]:
-    """Rewrite `model` in place (see module doc); returns the fp32 side MatMuls' names."""
-    import onnx
-    from onnx import helper, numpy_helper
+def _safe(name: str) -> str:
+    return name.strip("/").replace("/", "_").replace(":", "_")
 
-    if k <= 0:
+
+def outlier_channels(ranges: np.ndarray, max_channels: int, ratio: float) -> np.ndarray:
+    """Input channels whose calibrated range is at least `ratio` x the median channel's, the
+    `max_channels` largest of them, sorted. Empty when the activations have no outliers."""
+    if max_channels <= 0 or len(ranges) <= 4 * max_channels:
+        return np.zeros(0, dtype=np.int64)
+    largest = np.argsort(-ranges, kind="stable")[:max_channels]  # ties: the lower channel first
+    chosen = largest[ranges[largest] >= ratio * np.median(ranges)]
+    return np.sort(chosen).astype(np.int64)
+
+
+def split_outliers(model, absmax: dict[str, np.ndarray], max_channels: int, ratio: float) -> list[str]:
+    """Rewrite `model` in place (see module doc); returns the fp32 side MatMuls' names.
+
+    Kept cheap at run time: MatMuls that read the same tensor (Q, K, V) share one mask and one
+    Gather, so onnxruntime still quantizes that tensor once for all three; and the side product
+    is added after the bias Add, so onnxruntime can still fuse the bias into the int8 MatMul."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    if max_channels <= 0:
         return []
     top = model.graph
     inits = {init.name: init for g in _graphs(top) for init in g.initializer}
     added: set[str] = {init.name for init in top.initializer}
-    rewritten: dict[str, tuple[int, ...]] = {}  # weight name -> outlier channels zeroed in it
+    zeroed: dict[str, tuple[int, ...]] = {}  # weight name -> outlier rows zeroed in it
     side_nodes: list[str] = []
 
-    def add_init(array: np.ndarray, name: str) -> None:
+    def add_init(array: np.ndarray, name: str) -> str:
         if name not in added:
             top.initializer.append(numpy_helper.from_array(array, name))
             added.add(name)
+        return name
+
+    def plan(node):
+        """(weight array, outlier channels) for a MatMul worth splitting, else None."""
+        ranges = absmax.get(node.name)
+        weight = inits.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
+        if ranges is None or weight is None or weight.data_type != TensorProto.FLOAT:
+            return None
+        w = numpy_helper.to_array(weight)
+        if w.ndim != 2 or w.shape[0] != ranges.shape[0]:
+            return None
+        idx = outlier_channels(ranges, max_channels, ratio)
+        return (w, idx) if len(idx) else None
 
     for graph in _graphs(top):
+        consumers: dict[str, list] = {}
+        for node in graph.node:
+            for name in node.input:
+                consumers.setdefault(name, []).append(node)
+        split_inputs: dict[tuple[str, tuple[int, ...]], tuple[str, str]] = {}
+        after: dict[int, list] = {}  # id(node) -> nodes to emit right after it
         nodes = []
         for node in graph.node:
-            ranges = absmax.get(node.name)
-            weight = inits.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
-            if ranges is None or weight is None or weight.data_type != onnx.TensorProto.FLOAT:
-                nodes.append(node)
-                continue
-            w = numpy_helper.to_array(weight)
-            if w.ndim != 2 or w.shape[0] != ranges.shape[0] or w.shape[0] <= 4 * k:
-                nodes.append(node)
-                continue
-            idx = np.sort(np.argsort(ranges, kind="stable")[-k:]).astype(np.int64)
-            base = node.name.strip("/").replace("/", "_")
-            w_name = node.input[1]
-            if rewritten.get(w_name, tuple(idx)) != tuple(idx):  # shared weight, other channels
-                w_name = f"{base}_weight"
-            if w_name not in rewritten:
-                zeroed = w.copy()
-                zeroed[idx] = 0.0
-                if w_name == node.input[1]:
-                    weight.CopyFrom(numpy_helper.from_array(zeroed, w_name))
+            planned = plan(node)
+            if planned is not None:
+                w, idx = planned
+                x, y, base = node.input[0], node.output[0], _safe(node.name)
+                key = (x, tuple(idx.tolist()))
+                if key not in split_inputs:  # one mask + Gather per input tensor
+                    tag = f"{_safe(x)}_outliers{len(idx)}_{hashlib.sha256(idx.tobytes()).hexdigest()[:8]}"
+                    mask = np.ones(w.shape[0], dtype=np.float32)
+                    mask[idx] = 0.0
+                    split_inputs[key] = (f"{tag}_in", f"{tag}_out")
+                    nodes.append(
+                        helper.make_node(
+                            "Mul", [x, add_init(mask, f"{tag}_mask")], [f"{tag}_in"], name=f"{tag}_mask"
+                        )
+                    )
+                    nodes.append(
+                        helper.make_node("Gather", [x, add_init(idx, f"{tag}_idx")], [f"{tag}_out"], axis=-1, name=f"{tag}_gather")
+                    )  # fmt: skip
+                x_in, x_out = split_inputs[key]
+                w_name = node.input[1]
+                if zeroed.get(w_name, tuple(idx)) != tuple(idx):  # a weight shared with other channels
+                    w_name = f"{base}_weight"
+                if w_name not in zeroed:
+                    rest = w.copy()
+                    rest[idx] = 0.0
+                    if w_name == node.input[1]:
+                        inits[w_name].CopyFrom(numpy_helper.from_array(rest, w_name))
+                    else:
+                        add_init(rest, w_name)
+                    zeroed[w_name] = tuple(idx)
+                side = node.name + SPLIT_SUFFIX
+                side_nodes.append(side)
+                nodes.append(
+                    helper.make_node(
+                        "MatMul", [x_out, add_init(w[idx], f"{base}_outlier_w")], [f"{base}_y_out"], name=side
+                    )
+                )
+                del node.input[:]
+                node.input.extend([x_in, w_name])
+                users = consumers.get(y, [])
+                bias = users[0] if len(users) == 1 and users[0].op_type == "Add" else None
+                if bias is not None and any(i in inits for i in bias.input if i != y):
+                    target = bias.output[0]
+                    bias.output[0] = f"{base}_biased"
+                    after.setdefault(id(bias), []).append(
+                        helper.make_node(
+                            "Add",
+                            [f"{base}_biased", f"{base}_y_out"],
+                            [target],
+                            name=f"{node.name}_add_outliers",
+                        )
+                    )
                 else:
-                    add_init(zeroed, w_name)
-                rewritten[w_name] = tuple(idx)
-            mask = np.ones(w.shape[0], dtype=np.float32)
-            mask[idx] = 0.0
-            add_init(mask, f"{base}_outlier_mask")
-            add_init(idx, f"{base}_outlier_idx")
-            add_init(w[idx], f"{base}_outlier_w")
-            x, y = node.input[0], node.output[0]
-            nodes.append(
-                helper.make_node(
-                    "Mul", [x, f"{base}_outlier_mask"], [f"{base}_x_in"], name=f"{node.name}_mask"
-                )
-            )
-            nodes.append(
-                helper.make_node(
-                    "Gather",
-                    [x, f"{base}_outlier_idx"],
-                    [f"{base}_x_out"],
-                    axis=-1,
-                    name=f"{node.name}_gather",
-                )
-            )
-            side = node.name + SPLIT_SUFFIX
-            nodes.append(
-                helper.make_node(
-                    "MatMul", [f"{base}_x_out", f"{base}_outlier_w"], [f"{base}_y_out"], name=side
-                )
-            )
-            del node.input[:]
-            node.input.extend([f"{base}_x_in", w_name])
-            node.output[0] = f"{base}_y_in"
+                    node.output[0] = f"{base}_y_in"
+                    after.setdefault(id(node), []).append(
+                        helper.make_node(
+                            "Add", [f"{base}_y_in", f"{base}_y_out"], [y], name=f"{node.name}_add_outliers"
+                        )
+                    )
             nodes.append(node)
-            nodes.append(
-                helper.make_node("Add", [f"{base}_y_in", f"{base}_y_out"], [y], name=f"{node.name}_add")
-            )
-            side_nodes.append(side)
+            nodes.extend(after.pop(id(node), []))
         del graph.node[:]
         graph.node.extend(nodes)
     return sorted(set(side_nodes))
@@ -168,7 +222,7 @@ def quantize_file(
     dst: Path,
     preset: QuantPreset,
     absmax: dict[str, np.ndarray],
-    outlier_channels: int,
+    outliers: OutlierSplit | None,
     keep_fp32: tuple[str, ...] = (),
 ) -> None:
     """fp32 graph `src` -> dynamic int8 graph `dst` for `preset`; nodes named in `keep_fp32`
@@ -177,8 +231,10 @@ def quantize_file(
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = onnx.load(str(src))
-    kept = set(keep_fp32)
-    side_nodes = split_outliers(model, {k: v for k, v in absmax.items() if k not in kept}, outlier_channels)
+    side_nodes = []
+    if outliers is not None:
+        ranges = {name: r for name, r in absmax.items() if name not in keep_fp32}
+        side_nodes = split_outliers(model, ranges, outliers.max_channels, outliers.ratio)
     with tempfile.TemporaryDirectory(dir=dst.parent) as tmp:
         staged = Path(tmp) / "split.onnx"
         onnx.save(model, str(staged))
