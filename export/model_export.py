@@ -20,7 +20,7 @@ from export.errors import ExportError
 from export.optimize import optimize_offline
 from export.quantize import PRESETS, QuantPreset, quantize_file
 from export.texts import CALIBRATION_TEXTS
-from runtime.manifest import ModelEntry, Variant, file_entry
+from runtime.manifest import ModelEntry, Variant, file_entry, sha256_file
 
 
 def planned_variants(spec) -> dict[str, dict | None]:
@@ -150,7 +150,7 @@ def export_model(
                 optimize_offline(out / f"{role}.onnx")
             made[key] = {role: out / f"{role}.onnx" for role in spec.file_roles}
         files = made[key]
-        shas = tuple(file_entry(p.parent, p).sha256 for p in files.values())
+        shas = tuple(sha256_file(path) for path in files.values())
         if shas not in checked:
             log(f"{spec.role}: checking {preset.variant} against PyTorch")
             checked[shas] = checker.check(spec.role, preset.variant, files)
