@@ -24,5 +24,5 @@ def test_sigkills_at_random_moments_lose_and_duplicate_nothing(clients, make_sta
     # Killed mid-work: messages came back (received more often than deleted), and every
     # enriched record has at least one enrichment run behind it.
     assert summary["messages_received"] > summary["messages_deleted"]
-    assert summary["enrichment_runs"] >= account["enriched"]
+    assert summary["enrichment_runs_started"] >= summary["enrichment_runs"] >= account["enriched"]
     assert summary["ok"]

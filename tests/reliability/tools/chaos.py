@@ -4,16 +4,15 @@ exactly one record: none lost, none written twice, no good ticket in the dead-le
 
     python tests/reliability/tools/chaos.py [--tickets 500] [--kills 10] [--artifacts DIR]   (make chaos)
 
-The worker is `ticket-enrich worker` unchanged, run through journaled_worker.py so that its S3
-and DynamoDB writes are journaled: the journal counts the enrichment runs (documents written)
-against the records, which shows the redeliveries the kills caused. Writes a JSON summary
+The worker is `ticket-enrich worker`, run through journaled_worker.py so that its enrich calls
+and its S3, DynamoDB and SQS calls are journaled: the journal counts the enrichment runs against
+the records, which shows the redeliveries the kills caused. Writes a JSON summary
 (--out) and exits 1 unless nothing was lost or duplicated.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import signal
 import subprocess
@@ -29,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from journaled_worker import read_journal  # noqa: E402
-from rig import REPO, Rig, account, machine_load, make_uploads, open_rig, put  # noqa: E402
+from rig import REPO, Rig, account, add_run_arguments, drive, machine_load, make_uploads, put  # noqa: E402
 from worker_harness import log_lines, worker_env  # noqa: E402
 
 JOURNALED_WORKER = Path(__file__).with_name("journaled_worker.py")
@@ -156,6 +155,8 @@ def run_chaos(rig: Rig, artifacts: Path, config: ChaosConfig, workdir: Path,
 def summarize(rig: Rig, uploads, kills: list[Kill], early_exits, supervisor: Supervisor, config: ChaosConfig,
               elapsed: float, load_before: dict[str, Any]) -> dict[str, Any]:
     journal = read_journal(supervisor.journal)
+    started = Counter(key for line in journal if line["op"] == "enrich-start" for key in line["keys"])
+    runs = Counter(key for line in journal if line["op"] == "enrich" for key in line["keys"])
     documents = Counter(line["key"] for line in journal
                         if line["op"] == "s3.PutObject" and line["ok"] and not line["key"].startswith("rejected/"))
     record_writes = Counter(line["key"] for line in journal if line["op"] == "dynamodb.PutItem" and line["ok"])
@@ -172,8 +173,10 @@ def summarize(rig: Rig, uploads, kills: list[Kill], early_exits, supervisor: Sup
         "kill_log": [asdict(k) for k in kills],
         "worker_starts": supervisor.starts,
         "early_exits": early_exits,
-        "enrichment_runs": sum(documents.values()),  # enriched documents written (runs that reached S3)
-        "tickets_enriched_more_than_once": sum(1 for count in documents.values() if count > 1),
+        "enrichment_runs_started": sum(started.values()),  # tickets handed to the runtime, redeliveries included
+        "enrichment_runs": sum(runs.values()),  # tickets through a completed enrich call
+        "tickets_enriched_more_than_once": sum(1 for count in started.values() if count > 1),
+        "documents_written": sum(documents.values()),
         "record_writes": sum(record_writes.values()),
         "conditional_put_conflicts": conflicts,
         "messages_received": sum(line["n"] for line in journal if line["op"] == "sqs.ReceiveMessage"),
@@ -193,8 +196,9 @@ def report(summary: dict[str, Any]) -> str:
         f"lost                  {a['lost']}",
         f"duplicated            {a['duplicated']}",
         f"DLQ                   {a['dlq_total']} messages, {a['dlq_good']} of them good tickets",
-        f"enrichment runs       {summary['enrichment_runs']} documents written for {a['enriched']} records "
-        f"({summary['tickets_enriched_more_than_once']} tickets enriched more than once)",
+        f"enrichment runs       {summary['enrichment_runs_started']} started, {summary['enrichment_runs']} completed, "
+        f"for {a['enriched']} enriched records ({summary['tickets_enriched_more_than_once']} tickets handed to the "
+        f"runtime more than once); {summary['documents_written']} documents written",
         f"redelivered           {a['redelivered']} records came from a message received more than once; "
         f"{summary['conditional_put_conflicts']} conditional puts found the record already there",
         f"messages              {summary['messages_received']} received, {summary['messages_deleted']} deleted",
@@ -217,28 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upload-seconds", type=float, default=defaults.upload_seconds)
     parser.add_argument("--visibility-timeout", type=int, default=defaults.visibility_timeout)
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--profile", default=defaults.profile, choices=["offline", "full"])
-    parser.add_argument("--artifacts", type=Path, default=REPO / "build" / "test-artifacts")
-    parser.add_argument("--workdir", type=Path, default=REPO / "build" / "reliability" / "chaos")
-    parser.add_argument("--out", type=Path, default=REPO / "build" / "reliability" / "chaos.json")
-    parser.add_argument("--endpoint", help="an AWS endpoint to use instead of a private moto server")
+    add_run_arguments(parser, "chaos")
     args = parser.parse_args(argv)
     config = ChaosConfig(tickets=args.tickets, kills=args.kills, bad_every=args.bad_every, min_up_s=args.min_up,
                          max_up_s=args.max_up, upload_seconds=args.upload_seconds,
                          visibility_timeout=args.visibility_timeout, seed=args.seed, profile=args.profile)
-    workdir = args.workdir / time.strftime("%Y%m%d-%H%M%S")
-    workdir.mkdir(parents=True, exist_ok=True)
-    rig = open_rig(workdir, config.visibility_timeout, endpoint=args.endpoint)
-    try:
-        summary = run_chaos(rig, args.artifacts.resolve(), config, workdir)
-    finally:
-        rig.close()
-    summary["command"] = "python tests/reliability/tools/chaos.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=2))
-    print(report(summary))
-    print(f"summary: {args.out}; worker logs and journal: {workdir}")
-    return 0 if summary["ok"] else 1
+    return drive(args, "chaos.py", config.visibility_timeout,
+                 lambda rig, artifacts, workdir: run_chaos(rig, artifacts, config, workdir), report, argv)
 
 
 if __name__ == "__main__":

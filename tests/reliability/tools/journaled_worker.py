@@ -7,7 +7,10 @@ code is unchanged.
 
 Lines: {"pid", "t", "op", "key", "ok", "code"} for s3.PutObject (key: the object key) and
 dynamodb.PutItem (key: the record's ticket_id); {"pid", "t", "op", "n"} for
-sqs.ReceiveMessage (messages received) and sqs.DeleteMessageBatch (entries deleted).
+sqs.ReceiveMessage (messages received) and sqs.DeleteMessageBatch (entries deleted); and
+{"pid", "t", "op": "enrich-start" | "enrich", "n", "keys"} when a runtime enrich call starts and
+when it returns (the runtime's Enricher.enrich is wrapped in this process to journal the ticket
+ids), so that enrichment runs can be counted against records.
 """
 
 from __future__ import annotations
@@ -65,6 +68,22 @@ class Journal:
         return hook
 
 
+def journal_enrich_calls(journal: Journal) -> None:
+    """Wrap the runtime's Enricher.enrich in this process: each completed call is journaled."""
+    from runtime.enricher import Enricher
+
+    enrich = Enricher.enrich
+
+    def journaled(self: Enricher, items: Any) -> Any:
+        items = list(items)
+        journal.write(op="enrich-start", n=len(items), keys=[getattr(t, "ticket_id", None) for t in items])
+        results = enrich(self, items)
+        journal.write(op="enrich", n=len(results), keys=[r.ticket_id for r in results])
+        return results
+
+    Enricher.enrich = journaled
+
+
 def read_journal(path: Path) -> list[dict[str, Any]]:
     lines = []
     if path.exists():
@@ -81,7 +100,9 @@ def main() -> int:
     parser.add_argument("--journal", required=True, type=Path)
     own, rest = parser.parse_known_args()
     session = boto3.Session()
-    Journal(own.journal).register(session.events)
+    journal = Journal(own.journal)
+    journal.register(session.events)
+    journal_enrich_calls(journal)
     worker_parser = argparse.ArgumentParser()
     cli.add_arguments(worker_parser)
     return cli.run(worker_parser.parse_args([a for a in rest if a != "--"]), session=session)

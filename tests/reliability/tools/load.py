@@ -10,7 +10,6 @@ the backlog drains with nothing lost.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import signal
 import subprocess
@@ -28,7 +27,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rig import REPO, Rig, account, machine_load, make_uploads, open_rig, percentile, put  # noqa: E402
+from rig import REPO, Rig, account, add_run_arguments, drive, machine_load, make_uploads, percentile, put  # noqa: E402
 from worker_harness import records, worker_env  # noqa: E402
 
 from worker.emulator import free_port  # noqa: E402
@@ -105,6 +104,12 @@ def rss_figures(samples: list[tuple[float, int]], warm_from: float) -> dict[str,
             "timeline_mib": [[round(t - start), round(rss / MIB, 1)] for t, rss in warm[::step]]}
 
 
+def record_count(rig: Rig) -> int:
+    """Records in the table (a scan returns at most 1 MB per page, so every page is counted)."""
+    pages = rig.clients.dynamodb.get_paginator("scan").paginate(TableName=rig.settings.table, Select="COUNT")
+    return sum(page["Count"] for page in pages)
+
+
 def run_load(rig: Rig, artifacts: Path, config: LoadConfig, workdir: Path,
              say: Callable[[str], None] = print) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
@@ -136,7 +141,7 @@ def run_load(rig: Rig, artifacts: Path, config: LoadConfig, workdir: Path,
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"{count} of {len(uploads)} records after the time limit; see {log}")
             time.sleep(2.0)
-            count = rig.clients.dynamodb.scan(TableName=rig.settings.table, Select="COUNT")["Count"]
+            count = record_count(rig)
         drained_at = time.time()
         metrics = scrape(base)
     finally:
@@ -197,26 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=defaults.tickets)
     parser.add_argument("--wave", type=int, default=defaults.wave)
     parser.add_argument("--low-water", type=int, default=defaults.low_water)
-    parser.add_argument("--profile", default=defaults.profile, choices=["offline", "full"])
-    parser.add_argument("--artifacts", type=Path, default=REPO / "build" / "test-artifacts")
-    parser.add_argument("--workdir", type=Path, default=REPO / "build" / "reliability" / "load")
-    parser.add_argument("--out", type=Path, default=REPO / "build" / "reliability" / "load.json")
-    parser.add_argument("--endpoint", help="an AWS endpoint to use instead of a private moto server")
+    add_run_arguments(parser, "load")
     args = parser.parse_args(argv)
     config = LoadConfig(tickets=args.tickets, wave=args.wave, low_water=args.low_water, profile=args.profile)
-    workdir = args.workdir / time.strftime("%Y%m%d-%H%M%S")
-    workdir.mkdir(parents=True, exist_ok=True)
-    rig = open_rig(workdir, config.visibility_timeout, endpoint=args.endpoint)
-    try:
-        summary = run_load(rig, args.artifacts.resolve(), config, workdir)
-    finally:
-        rig.close()
-    summary["command"] = "python tests/reliability/tools/load.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=2))
-    print(report(summary))
-    print(f"summary: {args.out}; worker log: {workdir}")
-    return 0 if summary["ok"] else 1
+    return drive(args, "load.py", config.visibility_timeout,
+                 lambda rig, artifacts, workdir: run_load(rig, artifacts, config, workdir), report, argv)
 
 
 if __name__ == "__main__":

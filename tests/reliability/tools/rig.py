@@ -6,11 +6,13 @@ given): they never touch the resources of `make aws-up` or of real AWS by accide
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,3 +174,33 @@ def percentile(values: list[float], q: float) -> float:
 def machine_load() -> dict[str, Any]:
     one, five, fifteen = os.getloadavg()
     return {"loadavg": [round(one, 2), round(five, 2), round(fifteen, 2)], "cpus": os.cpu_count()}
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """The options every driver has: profile, artifacts, where its files go, an endpoint."""
+    parser.add_argument("--profile", default="offline", choices=["offline", "full"])
+    parser.add_argument("--artifacts", type=Path, default=REPO / "build" / "test-artifacts")
+    parser.add_argument("--workdir", type=Path, default=REPO / "build" / "reliability" / name,
+                        help="worker logs (and journal) go to a timestamped folder under it")
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "reliability" / f"{name}.json")
+    parser.add_argument("--endpoint", help="an AWS endpoint to use instead of a private moto server")
+
+
+def drive(args: argparse.Namespace, script: str, visibility_timeout: int,
+          run: Callable[[Rig, Path, Path], dict[str, Any]], report: Callable[[dict[str, Any]], str],
+          argv: list[str] | None) -> int:
+    """Open a rig, run, close it; write the JSON summary (with its command) and print the report.
+    Exit status 0 when the run's verdict is ok."""
+    workdir = args.workdir / time.strftime("%Y%m%d-%H%M%S")
+    workdir.mkdir(parents=True, exist_ok=True)
+    rig = open_rig(workdir, visibility_timeout, endpoint=args.endpoint)
+    try:
+        summary = run(rig, args.artifacts.resolve(), workdir)
+    finally:
+        rig.close()
+    summary["command"] = f"python tests/reliability/tools/{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2))
+    print(report(summary))
+    print(f"summary: {args.out}; worker logs: {workdir}")
+    return 0 if summary["ok"] else 1
