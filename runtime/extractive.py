@@ -51,4 +51,7 @@ def pick_central(sentences: list[str], sentence_vectors: np.ndarray, ticket_vect
         words += length
         if len(chosen) == count:
             break
-    return " ".join(sentences[i] for i in sorted(chosen))
+    summary = " ".join(sentences[i] for i in sorted(chosen))
+    words = summary.split()
+    # One run-on "sentence" (no punctuation, a pasted log) can be the whole ticket: cut it.
+    return summary if len(words) <= max_words else " ".join(words[:max_words]) + " …"
