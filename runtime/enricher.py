@@ -180,7 +180,10 @@ class Enricher:
         return sentiment_from_probs(probs, head.labels, 0.0)
 
     def _summaries(self, texts: list[str], vectors: np.ndarray, sentences) -> tuple[list[str], list[str]]:
-        long = [i for i, text in enumerate(texts) if len(text.split()) >= self.config.summary_min_words]
+        short_words = self.config.summary_min_words
+        # Short by words and by characters (one 99,000-character "word" is not short).
+        long = [i for i, text in enumerate(texts)
+                if len(text.split()) >= short_words or len(text) > 12 * max(short_words, 1)]
         summaries, kinds = list(texts), ["original"] * len(texts)
         if not long:
             return summaries, kinds
