@@ -143,8 +143,11 @@ def resolve(
         folder = _download(spec)
         check_folder(spec, folder)
         return Checkpoint(spec, folder, Source("hub", spec.hub_id, weights_sha256(folder))), ""
-    how = f"{spec.folder_flag} DIR (or {spec.folder_env})" if spec.folder_flag else "a local folder"
-    return None, f"the Hub is unreachable and no folder was given for {spec.role}: pass {how} or --stand-ins"
+    how = f"{spec.folder_flag} DIR, {spec.folder_env}=DIR" if spec.folder_flag else "a local folder"
+    return (
+        None,
+        f"no weights for {spec.role}: the Hub is unreachable and no folder was given ({how} or --stand-ins)",
+    )
 
 
 def _download(spec: ModelSpec) -> Path:

@@ -70,8 +70,9 @@ def choose_sources(options: ExportOptions, log: Callable[[str], None]) -> tuple[
         return ("offline" if options.profile == "offline" else "full"), found
     if options.profile == "full":
         raise ExportError("--profile full needs all three models, but " + "; ".join(missing))
-    log("NOTE: " + "; ".join(missing))
-    log("NOTE: building the OFFLINE profile (MiniLM only; sentiment and summary derived from the embeddings)")
+    for reason in missing:
+        log(f"NOTE: {reason}")
+    log("NOTE: using the OFFLINE profile: MiniLM only; sentiment and summary are derived from the embeddings")
     offline = PROFILE_ROLES["offline"]
     return "offline", {role: found[role] for role in offline}
 

@@ -93,4 +93,5 @@ def test_no_hub_and_no_folders_announces_the_offline_profile(monkeypatch, tmp_pa
     profile, checkpoints = choose_sources(options, lines.append)
     assert profile == "offline" and list(checkpoints) == ["embedding"]
     said = "\n".join(lines)
-    assert "Hub unreachable" in said and "OFFLINE profile" in said and "--sentiment-dir" in said
+    assert "Hub unreachable" in said and "OFFLINE profile" in said
+    assert "--sentiment-dir" in said and "--summary-dir" in said
