@@ -155,7 +155,7 @@ def test_a_too_coarse_preset_is_refused_with_every_figure(tmp_path, artifacts_di
 
     coarse = replace(QuantPreset.avx512_vnni(), per_channel=False)
     source = files_of(artifacts_dir, manifest, "embedding", "fp32")["model"]
-    quantize_file(source, tmp_path / "coarse.onnx", coarse, absmax={}, outlier_channels=0)
+    quantize_file(source, tmp_path / "coarse.onnx", coarse, absmax={}, outliers=None)
     checker = EmbeddingParity(checkpoint_of("embedding"), artifacts_dir / "embedding/tokenizer.json")
     with pytest.raises(ParityError) as excinfo:
         checker.check("embedding", "avx512_vnni", {"model": tmp_path / "coarse.onnx"})
