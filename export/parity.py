@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from export.errors import OutputCheck, ParityError
-from export.generate import GreedySettings, greedy, teacher_forced_logits
+from export.generate import greedy, reference_kwargs, teacher_forced_logits
 from export.texts import PARITY_TEXTS
+from runtime.generate import GenerationConfig
 from runtime.session import SessionSettings, available_cpus, make_session
 
 
@@ -166,17 +167,18 @@ class Seq2SeqParity:
 
         self.texts = _encode(tokenizer_path, PARITY_TEXTS, pad_id)[: len(PARITY_TEXTS)]  # one at a time
         length = 1 + self.NEW_TOKENS
-        self.settings = GreedySettings(
+        self.settings = GenerationConfig.from_mapping(
+            generation,
+            num_beams=1,
             max_length=length,
             min_length=length,  # run the full length: more positions to compare
-            no_repeat_ngram_size=int(generation.get("no_repeat_ngram_size") or 0),
-            decoder_start_token_id=int(generation["decoder_start_token_id"]),
-            eos_token_id=int(generation["eos_token_id"]),
-            forced_bos_token_id=generation.get("forced_bos_token_id"),
-            forced_eos_token_id=generation.get("forced_eos_token_id"),
+            max_new_tokens=None,
+            min_new_tokens=None,
+            length_penalty=1.0,
+            early_stopping=False,
         )
         model = AutoModelForSeq2SeqLM.from_pretrained(checkpoint).eval()
-        kwargs = self.settings.generate_kwargs()
+        kwargs = reference_kwargs(self.settings)
         self.sequences, self.logits = [], []
         with torch.inference_mode():
             for text in self.texts:
