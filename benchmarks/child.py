@@ -6,7 +6,7 @@ KIND is `ours` (the runtime: import, Enricher.from_artifacts with the CPU's best
 `ours-worker` (the same plus what the worker process imports and the schema check of the ticket),
 `pytorch` (transformers, the three models) or `ct2` (CTranslate2 int8, the three models).
 It enriches one ticket, then a batch of ten, and prints one JSON line: wall-clock timestamps of
-each phase and the peak RSS (ru_maxrss) after the first ticket and after the batch. Nothing heavy
+each phase and the peak RSS (VmHWM) after the first ticket and after the batch. Nothing heavy
 is imported before the clock starts; the parent takes the process start time before spawning.
 """
 
@@ -20,7 +20,16 @@ from pathlib import Path
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a
+    child of a large parent (pytest holding a dozen models) would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux, elsewhere bytes
 
 
 def ours(config: dict, worker: bool):

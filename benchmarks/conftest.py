@@ -39,12 +39,16 @@ def recorder(pytestconfig) -> Recorder:
 
 
 @pytest.fixture(scope="session")
-def models(settings) -> Models:
+def models(settings, recorder) -> Models:
+    from runtime.manifest import sha256_file
+
     try:
         models = Models(settings)
-        models.manifest  # noqa: B018  (parse and check it now, with a clear message)
+        manifest = models.manifest  # parse and check it now, with a clear message
     except BenchSetupError as exc:
         pytest.fail(str(exc), pytrace=False)
+    recorder.provenance = {"root": str(models.root), "created_at": manifest.created_at,
+                           "manifest_sha256": sha256_file(models.root / "manifest.json")}
     return models
 
 

@@ -1,9 +1,10 @@
-"""onnxruntime's own profile of a summary model, by operator type: ours against Optimum's int8 on
-the same tickets, the same decoding loop (runtime.summarize.CachedDecoder) and the same threads.
+"""onnxruntime's own profile, by operator type: our graphs against Optimum's int8 on the same
+tickets, the same feeding code (for the summary: runtime.summarize.CachedDecoder's loop) and the
+same threads.
 
-    python -m benchmarks.op_profile [--batch 1] [--tickets 4] [--variant avx512_vnni]
+    python -m benchmarks.op_profile [--model summary|embedding|sentiment] [--batch 1] [--tickets 4]
 
-Prints, per graph (encoder, decoder), the time per operator type and the share of the total.
+Prints, per graph, the time per operator type and its share of the kernels' total.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import collections
 import json
 import tempfile
 from pathlib import Path
-
-import numpy as np
 
 from benchmarks.inputs import load_tickets, spread, ticket_texts, word_count
 from benchmarks.models import Models
@@ -32,11 +31,16 @@ def profiled_session(path: Path, threads: int, prefix: Path):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+CONTROL_FLOW = ("If", "Loop", "Scan")  # their time is their subgraph's nodes, listed on their own
+
+
 def by_op(trace: Path) -> collections.Counter:
     totals: collections.Counter = collections.Counter()
     for event in json.loads(trace.read_text()):
         if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
-            totals[event["args"]["op_name"]] += event["dur"]  # microseconds
+            op = event["args"]["op_name"]
+            if op not in CONTROL_FLOW:
+                totals[op] += event["dur"]  # microseconds
     return totals
 
 
@@ -58,6 +62,24 @@ def run(encoder_path: Path, decoder_path: Path, tokenizer_path: Path, texts: lis
     return {"encoder": by_op(Path(encoder.end_profiling())), "decoder": by_op(Path(decoder.end_profiling()))}
 
 
+def run_encoder_only(path: Path, tokenizer_path: Path, max_length: int, texts: list[str], batch: int, threads: int,
+                     work: Path, label: str) -> dict[str, collections.Counter]:
+    import numpy as np
+
+    from runtime.text import load_tokenizer, pad
+
+    tokenizer = load_tokenizer(tokenizer_path, max_length)
+    session = profiled_session(path, threads, work / label)
+    names = {i.name for i in session.get_inputs()}
+    for start in range(0, len(texts), batch):
+        encoded = pad([e.ids for e in tokenizer.encode_batch(texts[start : start + batch])], 0)
+        feeds = {"input_ids": encoded.ids, "attention_mask": encoded.mask}
+        if "token_type_ids" in names:
+            feeds["token_type_ids"] = np.zeros_like(encoded.ids)
+        session.run(None, feeds)
+    return {"model": by_op(Path(session.end_profiling()))}
+
+
 def show(label: str, graph: str, totals: collections.Counter, steps: int, top: int) -> None:
     whole = sum(totals.values())
     print(f"\n{label} {graph}: {whole / 1e3:.0f} ms in kernels" + (f", {whole / steps / 1e3:.2f} ms a step" if steps else ""))
@@ -69,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.engines import optimum_peer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="summary", choices=("summary", "embedding", "sentiment"))
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--tickets", type=int, default=4)
     parser.add_argument("--variant", default=None)
@@ -78,9 +101,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     models = Models(BenchSettings.from_env())
     variant = args.variant or models.best_int8().name
+    texts = spread(ticket_texts(load_tickets()), word_count, args.tickets)
+    if args.model != "summary":
+        entry = models.entry(args.model)
+        peer = optimum_peer.prepare(models, args.model, "int8")
+        graphs = {f"ours-{variant}": models.root / entry.variants[variant].files["model"].path,
+                  "optimum-int8": peer / "model_quantized.onnx"}
+        with tempfile.TemporaryDirectory() as tmp:
+            for label, path in graphs.items():
+                totals = run_encoder_only(path, models.root / entry.tokenizer.path,
+                                          int(entry.settings.get("max_length", 512)), texts, args.batch,
+                                          args.threads, Path(tmp), label)
+                show(label, args.model, totals["model"], 0, args.top)
+        return 0
     entry = models.entry("summary")
     files = entry.variants[variant].files
-    texts = spread(ticket_texts(load_tickets()), word_count, args.tickets)
     peer = optimum_peer.prepare(models, "summary", "int8")
     graphs = {f"ours-{variant}": (models.root / files["encoder"].path, models.root / files["decoder"].path),
               "optimum-int8": (peer / "encoder_model_quantized.onnx", peer / "decoder_model_merged_quantized.onnx")}

@@ -62,6 +62,12 @@ def section_ratios(section: dict[str, Any]) -> dict[str, dict[str, float]]:
     return ratios
 
 
+def ordered(engines: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Reference first, then ours, then the peers (the JSON keeps keys sorted, not in run order)."""
+    rank = {"reference": 0, "ours": 1, "peer": 2}
+    return sorted(engines.items(), key=lambda item: (rank.get(item[1].get("family"), 3), item[0]))
+
+
 def machine() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -93,9 +99,11 @@ class Recorder:
 
     def __init__(self):
         self.sections: dict[str, dict[str, Any]] = {}
+        self.provenance: dict[str, Any] = {}  # which artifacts were measured (set once they are loaded)
 
     def add(self, name: str, section: dict[str, Any]) -> dict[str, Any]:
-        section = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "reference": REFERENCE, **section}
+        section = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "reference": REFERENCE,
+                   "artifacts": self.provenance, **section}
         section["ratios"] = section_ratios(section)
         self.sections[name] = section
         return section

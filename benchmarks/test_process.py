@@ -2,7 +2,8 @@
 
 Cold start: from just before the parent spawns a fresh Python process to the first enriched ticket
 in it (interpreter start, imports, loading the three models, hash checks, one ticket), warm page
-cache. Peak RSS: ru_maxrss of that process after the first ticket and after a batch of ten.
+cache. Peak RSS: that process's high-water mark (VmHWM) after the first ticket and after a batch
+of ten.
 Runs are interleaved across engines; the median of `process_repeats` runs is reported.
 
 Select with -k: cold_start, artifact_bytes."""
