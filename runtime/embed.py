@@ -49,7 +49,7 @@ class EncoderModel:
             if "token_type_ids" in self.input_names:
                 feeds["token_type_ids"] = np.zeros_like(encoded.ids)
             output = self.session.run(None, feeds)[0]
-            for row, value in zip(batch, post(output, encoded.mask)):
+            for row, value in zip(batch, post(output, encoded.mask), strict=True):
                 results[row] = value
         return np.stack(results) if results else np.zeros((0, 0), np.float32)
 

@@ -176,7 +176,7 @@ class Enricher:
         head = self.sentiment_head
         whole = head.probabilities(vectors)
         probs = np.stack([combine_sentence_probs(w, head.probabilities(block), head.labels)
-                          for w, block in zip(whole, sentences[1])])
+                          for w, block in zip(whole, sentences[1], strict=True)])
         return sentiment_from_probs(probs, head.labels, 0.0)
 
     def _summaries(self, texts: list[str], vectors: np.ndarray, sentences) -> tuple[list[str], list[str]]:
@@ -195,7 +195,7 @@ class Enricher:
             made = [pick_central(per_text[i], blocks[i], vectors[i], self.config.extractive_sentences,
                                  self.config.extractive_max_words) for i in long]
             kind = "extractive"
-        for i, summary in zip(long, made):
+        for i, summary in zip(long, made, strict=True):
             summaries[i], kinds[i] = summary, kind
         return summaries, kinds
 
@@ -220,7 +220,7 @@ class Enricher:
         intents = timed("intent", self.intent_head.predict, vectors)
         urgencies = timed("urgency", lambda: [
             self.rules.assess(t.text, intent[0], (s.label, s.score), t.priority)
-            for t, intent, s in zip(tickets, intents, sentiments)
+            for t, intent, s in zip(tickets, intents, sentiments, strict=True)
         ])
         summaries, kinds = timed("summary", self._summaries, texts, vectors, sentences)
         share = {stage: round(ms / len(tickets), 3) for stage, ms in timings.items()}

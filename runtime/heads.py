@@ -32,7 +32,7 @@ class Taxonomy:
 
     def training_set(self) -> tuple[list[str], np.ndarray]:
         texts, targets = [], []
-        for index, (description, examples) in enumerate(zip(self.descriptions, self.examples)):
+        for index, (description, examples) in enumerate(zip(self.descriptions, self.examples, strict=True)):
             for text in (description, *examples):
                 texts.append(text)
                 targets.append(index)

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                     rows[slot] = {"ticket_id": exc.ticket_id, "line": number,
                                   "rejected": {"field": exc.field, "reason": exc.reason}}
                     print(f"line {number}: rejected: {exc}", file=sys.stderr)
-            for (slot, _), result in zip(valid, enricher.enrich([t for _, t in valid])):
+            for (slot, _), result in zip(valid, enricher.enrich([t for _, t in valid]), strict=True):
                 rows[slot] = result.to_dict()
                 if args.no_embedding:
                     rows[slot]["enrichment"].pop("embedding")

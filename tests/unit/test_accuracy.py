@@ -38,7 +38,7 @@ def test_accuracy_report(scored):
     gold, predicted, results = scored
     report = {}
     for key in gold:
-        pairs = list(zip(gold[key], predicted[key]))
+        pairs = list(zip(gold[key], predicted[key], strict=True))
         report[key] = {
             "accuracy": round(sum(g == p for g, p in pairs) / len(pairs), 3),
             "per_label_recall": {
@@ -48,11 +48,11 @@ def test_accuracy_report(scored):
             "top_confusions": [f"{g} -> {p}: {n}" for (g, p), n in Counter(x for x in pairs if x[0] != x[1]).most_common(5)],
         }
     report["urgency"]["within_one_level"] = round(
-        sum(abs(LEVELS.index(g) - LEVELS.index(p)) <= 1 for g, p in zip(gold["urgency"], predicted["urgency"]))
+        sum(abs(LEVELS.index(g) - LEVELS.index(p)) <= 1 for g, p in zip(gold["urgency"], predicted["urgency"], strict=True))
         / len(results), 3)
     confident = [r for r in results if r.intent.confidence >= 0.8]
     report["intent"]["accuracy_when_confidence_ge_0.8"] = round(
-        sum(r.intent.label == g for r, g in zip(results, gold["intent"]) if r.intent.confidence >= 0.8)
+        sum(r.intent.label == g for r, g in zip(results, gold["intent"], strict=True) if r.intent.confidence >= 0.8)
         / max(1, len(confident)), 3)
     report["intent"]["share_with_confidence_ge_0.8"] = round(len(confident) / len(results), 3)
     report["tickets"] = len(results)
