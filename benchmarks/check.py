@@ -22,6 +22,7 @@ from benchmarks.settings import REPO
 RESULTS = REPO / "benchmarks" / "results"
 GATED = ("b1.p50_ms", "cold_start_s", "peak_rss_mb", "artifact_bytes")
 GATED_SUFFIX = ".tickets_per_s"  # batched throughput, whatever the batch size
+BUSY_ABOVE = 3.0  # load average; the run itself puts ~2 on a 2-core machine
 TOLERANCE = 0.15
 
 
@@ -57,6 +58,16 @@ def gated_ratios(data: dict) -> dict[tuple[str, str, str], float]:
     return out
 
 
+def busy_sections(data: dict) -> list[str]:
+    """Sections measured while something else was running too (their ratios are less reliable)."""
+    out = []
+    for name, section in data.get("sections", {}).items():
+        load = section.get("load_avg", {})
+        if max([*load.get("before", [0])[:1], *load.get("after", [0])[:1]]) > BUSY_ABOVE:
+            out.append(name)
+    return out
+
+
 def compare(baseline: dict, latest: dict) -> tuple[list[Comparison], list[tuple[str, str, str]]]:
     base, new = gated_ratios(baseline), gated_ratios(latest)
     both = [Comparison(*key, base[key], new[key]) for key in sorted(base) if key in new]
@@ -82,7 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.baseline.is_file():
         print(f"no baseline at {args.baseline}: run `python -m benchmarks.check --update-baseline`", file=sys.stderr)
         return 2
-    comparisons, unmatched = compare(load(args.baseline), load(args.latest))
+    baseline, latest = load(args.baseline), load(args.latest)
+    comparisons, unmatched = compare(baseline, latest)
+    for label, data in (("baseline", baseline), ("latest", latest)):
+        busy = busy_sections(data)
+        if busy:
+            print(f"warning: the {label} results were measured on a busy machine (load average above "
+                  f"{BUSY_ABOVE:g}) in: {', '.join(busy)}; re-measure on a quiet one before trusting a failure",
+                  file=sys.stderr)
     failures = [c for c in comparisons if c.regressed(args.tolerance)]
     print(f"{'section':<13} {'engine':<20} {'metric':<22} {'baseline':>9} {'latest':>9} {'change':>8}")
     for c in comparisons:

@@ -28,7 +28,7 @@ class BenchSettings:
     threads: int = 2  # every engine, every stage
     rounds: int = 3  # interleaved passes over the inputs per engine
     slow_rounds: int = 2  # the same for the summary and end-to-end measurements (minutes a pass)
-    latency_tickets: int = 12  # single-ticket latency for the slow stages (summary, end to end)
+    latency_tickets: int = 16  # single-ticket latency for the slow stages (summary, end to end)
     stage_tickets: int = 64  # tickets timed in batches per stage (all of them)
     stage_batch: int = 8  # tickets/s per stage at this batch size
     e2e_batch: int = 10  # what SQS delivers
