@@ -42,6 +42,7 @@ class ChaosConfig:
     min_up_s: float = 1.0  # each worker lives a random time in [min_up_s, max_up_s] before its SIGKILL
     max_up_s: float = 15.0
     from_ready: bool = False  # count the lifetime from "worker ready" instead of from the process start
+    mid_batch: bool = False  # once the lifetime is up, hold the SIGKILL until the worker has a batch in hand
     upload_seconds: float = 60.0  # the uploads are spread over this long, in waves
     wave: int = 25
     visibility_timeout: int = 10
@@ -69,6 +70,15 @@ def phase_at_kill(pid: int, journal: list[dict[str, Any]], log: Path) -> str:
         return "polling"
     return "in batch, mid-writes" if any(line["op"] in ("s3.PutObject", "dynamodb.PutItem") for line in after) \
         else "in batch, before writes"
+
+
+def wait_for_batch(process: subprocess.Popen, supervisor: Supervisor, log: Path, limit_s: float = 20.0) -> None:
+    """Return once the worker holds received messages it has not deleted (or after limit_s)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and process.poll() is None:
+        if phase_at_kill(process.pid, read_journal(supervisor.journal), log).startswith("in batch"):
+            return
+        time.sleep(0.02)
 
 
 class Supervisor:
@@ -132,6 +142,8 @@ def run_chaos(rig: Rig, artifacts: Path, config: ChaosConfig, workdir: Path,
             continue
         except subprocess.TimeoutExpired:
             pass
+        if config.mid_batch:
+            wait_for_batch(process, supervisor, log)
         process.send_signal(signal.SIGKILL)
         process.wait()
         kill = Kill(len(kills) + 1, round(time.monotonic() - began, 2),
