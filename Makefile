@@ -55,7 +55,7 @@ test-artifacts: venv
 lint: venv
 	$(BIN)/ruff check export runtime worker ticket_enrich tests benchmarks
 
-test: venv test-artifacts
+test: venv lint test-artifacts
 	TEST_ARTIFACTS=$(abspath $(TEST_ARTIFACTS)) $(BIN)/python -m pytest tests $(PYTEST_FLAGS)
 
 # ---- local AWS (moto server over HTTP) -------------------------------------------------
