@@ -1,6 +1,6 @@
 """onnxruntime's own profile, by operator type: our graphs against Optimum's int8 on the same
-tickets, the same feeding code (for the summary: runtime.summarize.CachedDecoder's loop) and the
-same threads.
+tickets, the same feeding code (for the summary: runtime.generate's loop over our CachedDecoder,
+or over Optimum's merged decoder) and the same threads.
 
     python -m benchmarks.op_profile [--model summary|embedding|sentiment] [--batch 1] [--tickets 4]
 
@@ -44,22 +44,59 @@ def by_op(trace: Path) -> collections.Counter:
     return totals
 
 
-def run(encoder_path: Path, decoder_path: Path, tokenizer_path: Path, texts: list[str], batch: int,
+class MergedDecoder:
+    """A StepDecoder over Optimum's merged decoder (`use_cache_branch`; the first step also yields
+    the cross-attention cache), fed as our runtime fed it before its own split graphs."""
+
+    def __init__(self, session, hidden, mask):
+        import numpy as np
+
+        self.session, self.hidden, self.mask, self.cache = session, hidden, mask, {}
+        pasts = [i for i in session.get_inputs() if i.name.startswith("past_key_values.")]
+        self.names = [i.name for i in pasts]
+        heads, head_dim = pasts[0].shape[1], pasts[0].shape[3]
+        self.empty = np.zeros((len(hidden), heads, 0, head_dim), dtype=np.float32)
+
+    def step(self, tokens):
+        import numpy as np
+
+        feeds = {"input_ids": tokens.reshape(-1, 1), "encoder_hidden_states": self.hidden,
+                 "encoder_attention_mask": self.mask, "use_cache_branch": np.array([bool(self.cache)])}
+        feeds.update({name: self.cache.get(name, self.empty) for name in self.names})
+        wanted = ["logits"] + [n.replace("past_key_values.", "present.", 1) for n in self.names]
+        logits, *presents = self.session.run(wanted, feeds)
+        first = not self.cache
+        self.cache.update({n: v for n, v in zip(self.names, presents, strict=True) if first or ".decoder." in n})
+        return logits[:, -1, :]
+
+    def keep(self, rows):
+        self.cache = {n: v[rows] for n, v in self.cache.items()}
+        self.hidden, self.mask, self.empty = self.hidden[rows], self.mask[rows], self.empty[rows]
+
+    def reorder(self, rows):
+        self.cache = {n: (v[rows] if ".decoder." in n else v) for n, v in self.cache.items()}
+
+
+def run(graphs: dict[str, Path], tokenizer_path: Path, texts: list[str], batch: int,
         threads: int, tokens: int, work: Path, label: str) -> dict[str, collections.Counter]:
+    """`graphs`: ours ("encoder", "cross_kv", "decoder") or Optimum's ("encoder", "decoder", merged)."""
     from runtime.generate import GenerationConfig, generate
     from runtime.summarize import CachedDecoder
     from runtime.text import load_tokenizer, pad
 
     tokenizer = load_tokenizer(tokenizer_path, 1024)
-    encoder = profiled_session(encoder_path, threads, work / f"{label}-encoder")
-    decoder = profiled_session(decoder_path, threads, work / f"{label}-decoder")
+    sessions = {name: profiled_session(path, threads, work / f"{label}-{name}") for name, path in graphs.items()}
     config = GenerationConfig(num_beams=1, max_new_tokens=tokens, min_new_tokens=tokens, no_repeat_ngram_size=3,
                               forced_bos_token_id=0, forced_eos_token_id=2)
     for start in range(0, len(texts), batch):
         encoded = pad([e.ids for e in tokenizer.encode_batch(texts[start : start + batch])], 1)
-        (hidden,) = encoder.run(None, {"input_ids": encoded.ids, "attention_mask": encoded.mask})
-        generate(CachedDecoder(decoder, hidden, encoded.mask), len(encoded.ids), config)
-    return {"encoder": by_op(Path(encoder.end_profiling())), "decoder": by_op(Path(decoder.end_profiling()))}
+        (hidden,) = sessions["encoder"].run(None, {"input_ids": encoded.ids, "attention_mask": encoded.mask})
+        if "cross_kv" in sessions:
+            decoder = CachedDecoder(sessions["cross_kv"], sessions["decoder"], hidden, encoded.mask)
+        else:
+            decoder = MergedDecoder(sessions["decoder"], hidden, encoded.mask)
+        generate(decoder, len(encoded.ids), config)
+    return {name: by_op(Path(session.end_profiling())) for name, session in sessions.items()}
 
 
 def run_encoder_only(path: Path, tokenizer_path: Path, max_length: int, texts: list[str], batch: int, threads: int,
@@ -117,15 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     entry = models.entry("summary")
     files = entry.variants[variant].files
     peer = optimum_peer.prepare(models, "summary", "int8")
-    graphs = {f"ours-{variant}": (models.root / files["encoder"].path, models.root / files["decoder"].path),
-              "optimum-int8": (peer / "encoder_model_quantized.onnx", peer / "decoder_model_merged_quantized.onnx")}
+    graphs = {f"ours-{variant}": {name: models.root / files[name].path for name in ("encoder", "cross_kv", "decoder")},
+              "optimum-int8": {"encoder": peer / "encoder_model_quantized.onnx",
+                               "decoder": peer / "decoder_model_merged_quantized.onnx"}}
     steps = args.tokens * -(-len(texts) // args.batch)
     with tempfile.TemporaryDirectory() as tmp:
-        for label, (encoder, decoder) in graphs.items():
-            totals = run(encoder, decoder, models.root / entry.tokenizer.path, texts, args.batch, args.threads,
+        for label, paths in graphs.items():
+            totals = run(paths, models.root / entry.tokenizer.path, texts, args.batch, args.threads,
                          args.tokens, Path(tmp), label)
-            show(label, "encoder", totals["encoder"], 0, args.top)
-            show(label, "decoder", totals["decoder"], steps, args.top)
+            for name, graph_totals in totals.items():
+                show(label, name, graph_totals, steps if name == "decoder" else 0, args.top)
     return 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from export.errors import ExportError
+from export.optimize import DATA_SUFFIX
 from runtime.errors import RuntimeArtifactError
 from runtime.manifest import (
     MANIFEST_NAME,
@@ -116,8 +117,9 @@ def place_variant(
     quantization: dict | None,
     earlier: dict[str, Variant],
 ) -> Variant:
-    """Copy `produced` (name -> file) to <role>/<variant>/<name>.onnx, unless an earlier
-    variant holds the same bytes: then point at its files and record `same_as`."""
+    """Copy `produced` (name -> file) to <role>/<variant>/<name>.onnx (external weights,
+    "<name>.data", keep the file name the graphs refer to), unless an earlier variant holds the
+    same bytes: then point at its files and record `same_as`."""
     entries = {name: file_entry(path.parent, path) for name, path in produced.items()}
     for other_name, other in earlier.items():
         if other.same_as is None and {n: e.sha256 for n, e in other.files.items()} == {
@@ -128,7 +130,7 @@ def place_variant(
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, FileEntry] = {}
     for name, path in produced.items():
-        target = folder / f"{name}.onnx"
+        target = folder / (path.name if name.endswith(DATA_SUFFIX) else f"{name}.onnx")
         shutil.copyfile(path, target)
         files[name] = FileEntry(
             path=target.relative_to(root).as_posix(), sha256=entries[name].sha256, size=entries[name].size

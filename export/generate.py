@@ -2,8 +2,8 @@
 `transformers` generate(), and teacher-forced logits.
 
 The greedy tokens on the ONNX side come from the runtime's own decoding (runtime.generate's
-processors and greedy search over runtime.summarize's cached decoder), so the export checks
-the code that serves, not a second loop.
+processors and greedy search over runtime.summarize's cached decoder), and the teacher-forced
+logits from the same decoder class, so the export checks the code that serves, not a second loop.
 """
 
 from __future__ import annotations
@@ -38,24 +38,17 @@ def encode(encoder, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.nda
     return encoder.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})[0]
 
 
-def greedy(encoder, decoder, input_ids: np.ndarray, attention_mask: np.ndarray,
-           config: GenerationConfig) -> list[int]:
-    """One text ([1, S] arrays) -> its greedy token ids, decoder start token first."""
-    hidden = encode(encoder, input_ids, attention_mask)
-    return greedy_search(CachedDecoder(decoder, hidden, attention_mask), 1, config)[0]
+def greedy(sessions: dict, input_ids: np.ndarray, attention_mask: np.ndarray, config: GenerationConfig) -> list[int]:
+    """One text ([1, S] arrays) -> its greedy token ids, decoder start token first.
+    `sessions`: the "encoder", "cross_kv" and "decoder" InferenceSessions."""
+    hidden = encode(sessions["encoder"], input_ids, attention_mask)
+    decoder = CachedDecoder(sessions["cross_kv"], sessions["decoder"], hidden, attention_mask)
+    return greedy_search(decoder, 1, config)[0]
 
 
-def teacher_forced_logits(encoder, decoder, input_ids, attention_mask, decoder_input_ids) -> np.ndarray:
-    """Logits for every position of `decoder_input_ids` [1, T] in one uncached decoder run."""
-    hidden = encode(encoder, input_ids, attention_mask)
-    feeds = {
-        "input_ids": decoder_input_ids,
-        "encoder_hidden_states": hidden,
-        "encoder_attention_mask": attention_mask,
-        "use_cache_branch": np.array([False]),
-    }
-    for inp in decoder.get_inputs():
-        if inp.name.startswith("past_key_values."):
-            heads, head_dim = inp.shape[1], inp.shape[3]
-            feeds[inp.name] = np.zeros((decoder_input_ids.shape[0], heads, 0, head_dim), dtype=np.float32)
-    return decoder.run(["logits"], feeds)[0]
+def teacher_forced_logits(sessions: dict, input_ids, attention_mask, decoder_input_ids) -> np.ndarray:
+    """Logits for every position of `decoder_input_ids` [1, T], all T positions in one decoder run
+    from an empty self-attention cache (the decoder is causal within a run)."""
+    hidden = encode(sessions["encoder"], input_ids, attention_mask)
+    decoder = CachedDecoder(sessions["cross_kv"], sessions["decoder"], hidden, attention_mask)
+    return decoder.run(decoder_input_ids)

@@ -17,7 +17,7 @@ from export.artifacts import place_variant
 from export.calibrate import collect_absmax
 from export.checkpoints import Checkpoint
 from export.errors import ExportError
-from export.optimize import optimize_offline
+from export.optimize import move_weights_out, optimize_offline
 from export.quantize import PRESETS, QuantPreset, quantize_file
 from export.texts import CALIBRATION_TEXTS
 from runtime.manifest import ModelEntry, Variant, file_entry, sha256_file
@@ -33,7 +33,12 @@ def planned_variants(spec) -> dict[str, dict | None]:
 
 
 def convert(checkpoint: Checkpoint, work: Path) -> Path:
-    """Optimum's ONNX export of the checkpoint into `work` (fp32)."""
+    """The checkpoint as fp32 ONNX graphs in `work`: Optimum's export, or our own BART graphs."""
+    if checkpoint.spec.writer == "bart":
+        from export.bart_graphs import write_bart_graphs
+
+        write_bart_graphs(checkpoint.path, work)
+        return work
     from optimum.exporters.onnx import main_export
 
     try:
@@ -67,34 +72,46 @@ def _token_feeds(tokenizer_path: Path, texts: tuple[str, ...]) -> list[dict[str,
 
 
 def calibration_ranges(spec, onnx_dir: Path, tokenizer_path: Path, config: dict) -> dict[str, dict]:
-    """file name (Optimum's) -> per-MatMul input channel ranges on CALIBRATION_TEXTS."""
-    from runtime.session import SessionSettings, available_cpus, make_session
-
+    """file name (the converter's) -> per-MatMul input channel ranges on CALIBRATION_TEXTS."""
     feeds = _token_feeds(tokenizer_path, CALIBRATION_TEXTS)
     if spec.parity != "seq2seq":
         name = spec.files[0][0]
         session_inputs = _input_names(onnx_dir / name)
         return {name: collect_absmax(onnx_dir / name, [_select(f, session_inputs) for f in feeds])}
-    encoder_file, decoder_file = spec.files[0][0], spec.files[1][0]
-    encoder = make_session(onnx_dir / encoder_file, SessionSettings(threads=available_cpus()))
+    return _seq2seq_ranges(spec, onnx_dir, feeds, config)
+
+
+def _seq2seq_ranges(spec, onnx_dir: Path, feeds: list[dict[str, np.ndarray]], config: dict) -> dict[str, dict]:
+    """Encoder, cross_kv and decoder ranges: the decoder teacher-forced on the text itself,
+    shifted right (activations on ticket-like tokens), from an empty self-attention cache."""
+    from runtime.session import SessionSettings, available_cpus, make_session
+
+    files = {role: name for name, role in spec.files}
+    settings = SessionSettings(threads=available_cpus())
+    encoder = make_session(onnx_dir / files["encoder"], settings)
+    cross_kv = make_session(onnx_dir / files["cross_kv"], settings)
+    decoder_inputs = {i.name: i for i in make_session(onnx_dir / files["decoder"], settings).get_inputs()}
     encoder_feeds = [_select(f, {"input_ids", "attention_mask"}) for f in feeds]
-    decoder_feeds = []
+    hidden_feeds, decoder_feeds = [], []
     for feed in encoder_feeds:
-        hidden = encoder.run(None, feed)[0]
-        # Teacher-force the text itself, shifted right: decoder activations on ticket-like tokens.
+        hidden = {"encoder_hidden_states": encoder.run(None, feed)[0]}
+        cross = {o.name.replace("present.", "past_key_values.", 1): v
+                 for o, v in zip(cross_kv.get_outputs(), cross_kv.run(None, hidden), strict=True)}  # fmt: skip
         start = np.array([[config["decoder_start_token_id"]]], dtype=np.int64)
-        decoder_ids = np.concatenate([start, feed["input_ids"][:, :-1]], axis=1)
-        decoder_feeds.append(
-            {
-                "input_ids": decoder_ids,
-                "encoder_hidden_states": hidden,
-                "encoder_attention_mask": feed["attention_mask"],
-            }
-        )
-    # The merged decoder's branches reuse the node names of Optimum's plain decoder_model.onnx.
+        decoder_feed = {
+            "input_ids": np.concatenate([start, feed["input_ids"][:, :-1]], axis=1),
+            "encoder_attention_mask": feed["attention_mask"],
+            **cross,
+        }
+        for name, info in decoder_inputs.items():
+            if name not in decoder_feed:  # the self-attention cache, empty
+                decoder_feed[name] = np.zeros((1, info.shape[1], 0, info.shape[3]), dtype=np.float32)
+        hidden_feeds.append(hidden)
+        decoder_feeds.append(decoder_feed)
     return {
-        encoder_file: collect_absmax(onnx_dir / encoder_file, encoder_feeds),
-        decoder_file: collect_absmax(onnx_dir / "decoder_model.onnx", decoder_feeds),
+        files["encoder"]: collect_absmax(onnx_dir / files["encoder"], encoder_feeds),
+        files["cross_kv"]: collect_absmax(onnx_dir / files["cross_kv"], hidden_feeds),
+        files["decoder"]: collect_absmax(onnx_dir / files["decoder"], decoder_feeds),
     }
 
 
@@ -130,6 +147,7 @@ def export_model(
         fp32[role].parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(onnx_dir / name, fp32[role])
         optimize_offline(fp32[role])
+    fp32 = _finish(spec, fp32)
     log(f"{spec.role}: checking fp32 against PyTorch")
     parity = {"fp32": checker.check(spec.role, "fp32", fp32)}
     variants = {"fp32": place_variant(root, spec.role, "fp32", fp32, None, {})}
@@ -148,7 +166,7 @@ def export_model(
                 quantize_file(onnx_dir / name, out / f"{role}.onnx", preset, ranges.get(name, {}),
                               spec.outliers, spec.keep_fp32)  # fmt: skip
                 optimize_offline(out / f"{role}.onnx")
-            made[key] = {role: out / f"{role}.onnx" for role in spec.file_roles}
+            made[key] = _finish(spec, {role: out / f"{role}.onnx" for role in spec.file_roles})
         files = made[key]
         shas = tuple(sha256_file(path) for path in files.values())
         if shas not in checked:
@@ -173,6 +191,15 @@ def export_model(
         generation=generation,
         parity=parity,
     )
+
+
+def _finish(spec, graphs: dict[str, Path]) -> dict[str, Path]:
+    """role -> file of one variant as shipped: with spec.external_data, each graph's weights
+    move to its "<role>.data" file, and tensors several graphs share to "shared.data" (each
+    listed, hashed and placed like the graphs themselves)."""
+    if not spec.external_data:
+        return graphs
+    return graphs | move_weights_out(graphs)
 
 
 def _ordered(variants: dict[str, Variant]) -> dict[str, Variant]:

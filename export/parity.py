@@ -155,7 +155,7 @@ class ClassifierParity:
 
 
 class Seq2SeqParity:
-    """Encoder + merged decoder (DistilBART): greedy tokens and teacher-forced top-1."""
+    """Encoder, cross_kv and decoder (DistilBART): greedy tokens and teacher-forced top-1."""
 
     FP32_IDENTICAL_SEQUENCES = 1.0  # every greedy sequence equals transformers generate()
     INT8_TOP1_AGREEMENT = 0.99  # teacher-forced on the PyTorch greedy sequences
@@ -188,15 +188,13 @@ class Seq2SeqParity:
                 self.logits.append(model(**inputs, decoder_input_ids=sequence[None, :-1]).logits[0].numpy())
 
     def check(self, role: str, variant: str, files: dict[str, Path]) -> dict:
-        encoder, decoder = _session(files["encoder"]), _session(files["decoder"])
+        sessions = {role: _session(files[role]) for role in ("encoder", "cross_kv", "decoder")}
         identical, agree, positions, max_logit = 0, 0, 0, 0.0
         for text, reference, ref_logits in zip(self.texts, self.sequences, self.logits, strict=True):
-            tokens = greedy(encoder, decoder, text["input_ids"], text["attention_mask"], self.settings)
+            tokens = greedy(sessions, text["input_ids"], text["attention_mask"], self.settings)
             identical += tokens == reference
             decoder_ids = np.array([reference[:-1]], dtype=np.int64)
-            logits = teacher_forced_logits(
-                encoder, decoder, text["input_ids"], text["attention_mask"], decoder_ids
-            )[0]
+            logits = teacher_forced_logits(sessions, text["input_ids"], text["attention_mask"], decoder_ids)[0]
             agree += int((logits.argmax(-1) == ref_logits.argmax(-1)).sum())
             positions += len(ref_logits)
             max_logit = max(max_logit, float(np.abs(logits - ref_logits).max()))

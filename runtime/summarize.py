@@ -1,11 +1,12 @@
-"""Abstractive summaries with the exported encoder and merged decoder (Optimum's
-`decoder_model_merged.onnx`, which switches on `use_cache_branch`).
+"""Abstractive summaries with the exported encoder, cross-attention K/V graph and decoder
+(export/bart_graphs.py).
 
 pre:  tokenize with `tokenizers`, length-sorted batches, encoder buckets padded to little waste.
-core: one encoder pass per bucket, then `runtime.generate` drives the decoder one token at a
-      time. The decoder's cache lives in onnxruntime OrtValues bound with IO binding: each
-      step's `present.*` outputs are the next step's `past_key_values.*` inputs without a copy,
-      and the cross-attention cache is computed once, on the first step.
+core: one encoder pass per bucket; `cross_kv` turns the batch's encoder output into every
+      decoder layer's cross-attention K/V once; then `runtime.generate` drives the decoder one
+      token at a time, the first step with an empty self-attention cache. The caches live in
+      onnxruntime OrtValues bound with IO binding: each step's `present.*` outputs are the next
+      step's `past_key_values.*` inputs without a copy, and the cross K/V are bound every step.
 post: token ids -> text.
 """
 
@@ -25,73 +26,86 @@ from runtime.text import load_tokenizer, plan_batches, token_ids
 
 __all__ = ["GenerationConfig", "Summarizer", "CachedDecoder"]
 
+FILES = ("encoder", "cross_kv", "decoder")
+
 
 def _ortvalue(array: np.ndarray) -> ort.OrtValue:
     return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array))
 
 
-class CachedDecoder:
-    """The merged decoder with its KV cache for one batch of encoded inputs (a StepDecoder)."""
+def _run_bound(session: ort.InferenceSession, inputs: dict[str, ort.OrtValue], outputs: list[str],
+               what: str) -> list[ort.OrtValue]:
+    binding = session.io_binding()
+    for name, value in inputs.items():
+        binding.bind_ortvalue_input(name, value)
+    for name in outputs:
+        binding.bind_output(name, "cpu")
+    try:
+        session.run_with_iobinding(binding)
+    except Exception as exc:  # onnxruntime's own error types
+        raise RuntimeArtifactError(f"the summary {what} failed: {exc}") from exc
+    return binding.get_outputs()
 
-    def __init__(self, session: ort.InferenceSession, hidden: np.ndarray, mask: np.ndarray):
-        self.session = session
-        inputs = {i.name: i for i in session.get_inputs()}
+
+def past_name(present: str) -> str:
+    return present.replace("present.", "past_key_values.", 1)
+
+
+def present_name(past: str) -> str:
+    return past.replace("past_key_values.", "present.", 1)
+
+
+class CachedDecoder:
+    """The decoder with its caches for one batch of encoded inputs (a StepDecoder): the
+    cross-attention K/V computed once by `cross_kv`, the self-attention K/V grown each step."""
+
+    def __init__(self, cross_kv: ort.InferenceSession, decoder: ort.InferenceSession,
+                 hidden: np.ndarray, mask: np.ndarray):
+        self.session = decoder
+        inputs = {i.name: i for i in decoder.get_inputs()}
         self.self_names = [n for n in inputs if n.startswith("past_key_values.") and ".decoder." in n]
-        self.cross_names = [n for n in inputs if n.startswith("past_key_values.") and ".encoder." in n]
-        if not self.self_names or "use_cache_branch" not in inputs:
+        cross_outputs = [o.name for o in cross_kv.get_outputs()]
+        self.cross_names = [past_name(n) for n in cross_outputs]
+        if not self.self_names or set(self.cross_names) - set(inputs) or "encoder_attention_mask" not in inputs:
             raise RuntimeArtifactError(
-                "the summary decoder is not an Optimum merged decoder with past_key_values and "
-                "use_cache_branch inputs: re-export with --task text2text-generation-with-past"
+                "the summary decoder and cross_kv graphs do not fit together (past_key_values.*.decoder.* "
+                "and every cross_kv output as past_key_values.*.encoder.* expected): re-run the export"
             )
         _, heads, _, head_dim = inputs[self.self_names[0]].shape
-        self.empty_shape = (heads, 0, head_dim)
-        self.hidden = _ortvalue(hidden.astype(np.float32, copy=False))
         self.mask = _ortvalue(mask.astype(np.int64, copy=False))
         self.rows = hidden.shape[0]
-        self.cache: dict[str, ort.OrtValue] = {}
-
-    @staticmethod
-    def present(name: str) -> str:
-        return name.replace("past_key_values.", "present.", 1)
+        hidden_value = _ortvalue(hidden.astype(np.float32, copy=False))
+        computed = _run_bound(cross_kv, {"encoder_hidden_states": hidden_value}, cross_outputs, "cross_kv graph")
+        self.cross: dict[str, ort.OrtValue] = dict(zip(self.cross_names, computed, strict=True))
+        empty = _ortvalue(np.zeros((self.rows, heads, 0, head_dim), dtype=np.float32))
+        self.cache: dict[str, ort.OrtValue] = dict.fromkeys(self.self_names, empty)
 
     def step(self, tokens: np.ndarray) -> np.ndarray:
-        first = not self.cache
-        binding = self.session.io_binding()
-        binding.bind_ortvalue_input("input_ids", _ortvalue(tokens.astype(np.int64).reshape(-1, 1)))
-        binding.bind_ortvalue_input("encoder_hidden_states", self.hidden)
-        binding.bind_ortvalue_input("encoder_attention_mask", self.mask)
-        binding.bind_ortvalue_input("use_cache_branch", _ortvalue(np.array([not first])))
-        if first:
-            empty = _ortvalue(np.zeros((self.rows, *self.empty_shape), dtype=np.float32))
-            for name in self.self_names + self.cross_names:
-                binding.bind_ortvalue_input(name, empty)
-        else:
-            for name in self.self_names + self.cross_names:
-                binding.bind_ortvalue_input(name, self.cache[name])
-        wanted = self.self_names + (self.cross_names if first else [])
-        binding.bind_output("logits", "cpu")
-        for name in wanted:
-            binding.bind_output(self.present(name), "cpu")
-        try:
-            self.session.run_with_iobinding(binding)
-        except Exception as exc:  # onnxruntime's own error types
-            raise RuntimeArtifactError(f"the summary decoder failed on {tokens.size} rows: {exc}") from exc
-        logits, *presents = binding.get_outputs()
-        self.cache.update(zip(wanted, presents, strict=True))
-        return logits.numpy()[:, -1, :]
+        return self.run(tokens.reshape(-1, 1))[:, -1, :]
 
-    def _take(self, names: list[str], rows: np.ndarray) -> None:
-        for name in names:
-            self.cache[name] = _ortvalue(np.take(self.cache[name].numpy(), rows, axis=0))
+    def run(self, tokens: np.ndarray) -> np.ndarray:
+        """Feed `tokens` [rows, T] after what is cached (causal within them); logits [rows, T, vocab]."""
+        inputs = {"input_ids": _ortvalue(tokens.astype(np.int64)), "encoder_attention_mask": self.mask}
+        inputs.update(self.cache)
+        inputs.update(self.cross)
+        outputs = ["logits"] + [present_name(n) for n in self.self_names]
+        logits, *presents = _run_bound(self.session, inputs, outputs, f"decoder on {tokens.shape} tokens")
+        self.cache = dict(zip(self.self_names, presents, strict=True))
+        return logits.numpy()
+
+    @staticmethod
+    def _take(values: dict[str, ort.OrtValue], rows: np.ndarray) -> None:
+        for name, value in values.items():
+            values[name] = _ortvalue(np.take(value.numpy(), rows, axis=0))
 
     def keep(self, rows: np.ndarray) -> None:
-        self._take(self.self_names + self.cross_names, rows)
-        self.hidden = _ortvalue(np.take(self.hidden.numpy(), rows, axis=0))
+        self._take(self.cache, rows)
+        self._take(self.cross, rows)
         self.mask = _ortvalue(np.take(self.mask.numpy(), rows, axis=0))
         self.rows = len(rows)
 
     def reorder(self, rows: np.ndarray) -> None:
-        self._take(self.self_names, rows)
+        self._take(self.cache, rows)
 
 
 @dataclass(frozen=True)
@@ -104,9 +118,11 @@ class EncodedBatch:
 
 
 class Summarizer:
-    def __init__(self, encoder: ort.InferenceSession, decoder: ort.InferenceSession, tokenizer,
-                 config: GenerationConfig, pad_id: int = 1, max_batch: int = 16):
+    def __init__(self, encoder: ort.InferenceSession, cross_kv: ort.InferenceSession,
+                 decoder: ort.InferenceSession, tokenizer, config: GenerationConfig, pad_id: int = 1,
+                 max_batch: int = 16):
         self.encoder = encoder
+        self.cross_kv = cross_kv
         self.decoder = decoder
         self.tokenizer = tokenizer
         self.config = config
@@ -118,17 +134,17 @@ class Summarizer:
         root = Path(root)
         chosen = entry.variants[variant]
         files = chosen.files or entry.variants[chosen.same_as].files
-        missing = {"encoder", "decoder"} - set(files)
+        missing = set(FILES) - set(files)
         if missing:
             raise RuntimeArtifactError(
                 f"summary model {entry.name!r} variant {variant!r} lacks {sorted(missing)} files; "
-                "the manifest needs 'encoder' and 'decoder': re-run the export"
+                f"the manifest needs {', '.join(FILES)} (an export older than the split decoder?): "
+                "re-run the export"
             )
         max_input = entry.settings.get("max_input_length", entry.settings.get("max_length", 1024))
         tokenizer = load_tokenizer(root / entry.tokenizer.path, int(max_input))
         return cls(
-            make_session(root / files["encoder"].path, settings),
-            make_session(root / files["decoder"].path, settings),
+            *(make_session(root / files[name].path, settings) for name in FILES),
             tokenizer,
             GenerationConfig.from_entry(entry),
             pad_id=int(entry.settings.get("pad_token_id", 1)),
@@ -173,7 +189,7 @@ class Summarizer:
         by_length = sorted(range(len(texts)), key=lambda i: -len(sequences[i]))
         for start in range(0, len(by_length), self.max_batch):
             batch = self.encode(sequences, by_length[start : start + self.max_batch])
-            decoder = CachedDecoder(self.decoder, batch.hidden, batch.mask)
+            decoder = CachedDecoder(self.cross_kv, self.decoder, batch.hidden, batch.mask)
             for index, tokens in zip(batch.order, generate(decoder, len(batch.order), config), strict=True):
                 results[index] = tokens
         return results

@@ -25,11 +25,14 @@ def test_profiles_match_the_manifest_and_offline_is_minilm_only():
 def test_file_names_per_architecture():
     assert CATALOG["embedding"].file_roles == ("model",)
     assert CATALOG["sentiment"].file_roles == ("model",)
-    # the merged decoder (use_cache_branch), not the split pair
+    # written by export/bart_graphs.py: cross-attention K/V once per batch, one decoder for every step
     assert dict(CATALOG["summary"].files) == {
-        "encoder_model.onnx": "encoder",
-        "decoder_model_merged.onnx": "decoder",
+        "encoder.onnx": "encoder",
+        "cross_kv.onnx": "cross_kv",
+        "decoder.onnx": "decoder",
     }
+    assert CATALOG["summary"].writer == "bart"
+    assert {CATALOG[role].writer for role in ("embedding", "sentiment")} == {"optimum"}
 
 
 def test_tasks_and_parity_checkers():
