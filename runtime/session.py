@@ -93,3 +93,14 @@ def make_session(path: str | Path, settings: SessionSettings) -> ort.InferenceSe
                                     disabled_optimizers=list(settings.disabled_optimizers))
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/NoSuchFile types
         raise RuntimeArtifactError(f"onnxruntime cannot load {path}: {exc}") from exc
+
+
+def make_sessions(paths: list[str | Path], settings: SessionSettings) -> list[ort.InferenceSession]:
+    """Several sessions, built side by side: onnxruntime optimizes and prepacks a graph without
+    holding the GIL, so on two cores the summary's three graphs load in about half the time."""
+    if len(paths) < 2:
+        return [make_session(path, settings) for path in paths]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(paths), thread_name_prefix="session") as pool:
+        return list(pool.map(lambda path: make_session(path, settings), paths))

@@ -21,7 +21,7 @@ import onnxruntime as ort
 from runtime.errors import RuntimeArtifactError
 from runtime.generate import GenerationConfig, generate
 from runtime.manifest import ModelEntry
-from runtime.session import SessionSettings, make_session
+from runtime.session import SessionSettings, make_sessions
 from runtime.text import load_tokenizer, plan_batches, token_ids
 
 __all__ = ["GenerationConfig", "Summarizer", "CachedDecoder"]
@@ -144,7 +144,7 @@ class Summarizer:
         max_input = entry.settings.get("max_input_length", entry.settings.get("max_length", 1024))
         tokenizer = load_tokenizer(root / entry.tokenizer.path, int(max_input))
         return cls(
-            *(make_session(root / files[name].path, settings) for name in FILES),
+            *make_sessions([root / files[name].path for name in FILES], settings),
             tokenizer,
             GenerationConfig.from_entry(entry),
             pad_id=int(entry.settings.get("pad_token_id", 1)),

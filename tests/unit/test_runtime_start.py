@@ -98,6 +98,25 @@ def test_missing_file_stops_start_up(artifacts_dir, tmp_path):
         Enricher.from_artifacts(root, RuntimeConfig(profile="offline"))
 
 
+def test_every_bad_file_is_listed_when_hashed_in_parallel(artifacts_dir, tmp_path):
+    root = linked_copy(artifacts_dir, tmp_path / "art")
+    manifest = load_manifest(root)
+    summary = manifest.models["summary"].variants["fp32"].files
+    for name in ("decoder", "encoder"):  # two files hashed on different threads
+        target = root / summary[name].path
+        data = bytearray(target.read_bytes())
+        data[-1] ^= 0x01
+        target.unlink()
+        target.write_bytes(bytes(data))
+    (root / manifest.models["sentiment"].tokenizer.path).unlink()
+    with pytest.raises(RuntimeArtifactError) as refused:
+        Enricher.from_artifacts(root, RuntimeConfig(profile="full", variant="fp32", threads=2))
+    message = str(refused.value)
+    assert f"sha256 mismatch: {summary['decoder'].path}" in message
+    assert f"sha256 mismatch: {summary['encoder'].path}" in message
+    assert "missing: sentiment/tokenizer.json" in message
+
+
 def test_no_manifest_says_what_to_do(tmp_path):
     with pytest.raises(RuntimeArtifactError, match="make export"):
         Enricher.from_artifacts(tmp_path)
