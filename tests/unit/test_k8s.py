@@ -31,7 +31,7 @@ OVERLAYS = {"avx512-vnni": "avx512_vnni", "avx512": "avx512", "avx2": "avx2", "a
 K8S_VERSIONS = ("1.29", kubernetes_validate.utils.latest_version())
 LONG_POLL_SECONDS = 20  # the worker's SQS long poll (issue 4): a SIGTERM may arrive at its start
 BATCH_SIZE = 10  # messages one worker receives at once
-WORKING_THROUGHPUT = 16  # tickets/s per 2-CPU worker: the working figure until benchmarks land
+WORKING_THROUGHPUT = 5  # tickets/s per 2-CPU worker, full profile (docs/PERFORMANCE.md: 5.4 end to end)
 NFD = "feature.node.kubernetes.io/cpu-cpuid."
 # runtime/cpu.py's flag names -> the node label Node Feature Discovery publishes for them.
 FLAG_LABELS = {"avx2": NFD + "AVX2", "avx512f": NFD + "AVX512F", "avx512bw": NFD + "AVX512BW",
