@@ -73,8 +73,9 @@ def test_no_pickle_anywhere_on_the_serving_path():
 
 
 def test_artifacts_hold_no_pickle_formats(artifacts_dir):
+    # .data: ONNX external tensor data (raw little-endian bytes that onnxruntime maps), not a pickle
     suffixes = {path.suffix for path in artifacts_dir.rglob("*") if path.is_file()}
-    assert suffixes <= {".onnx", ".json", ".txt"}, suffixes
+    assert suffixes <= {".onnx", ".data", ".json", ".txt"}, suffixes
 
 
 def test_fields_are_capped_before_any_tokenizer_sees_them(enricher, offline_enricher, monkeypatch):
@@ -155,4 +156,4 @@ def test_a_served_run_logs_no_ticket_text_and_unpickles_nothing(clients, make_st
     assert events["pickle.find_class"] == []
     opened = set(events["artifact_opens"])
     assert "manifest.json" in opened and any(path.endswith(".onnx") for path in opened)
-    assert {Path(path).suffix for path in opened} <= {".onnx", ".json"}, opened
+    assert {Path(path).suffix for path in opened} <= {".onnx", ".data", ".json"}, opened

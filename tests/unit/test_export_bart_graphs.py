@@ -138,33 +138,15 @@ def test_rows_kept_and_reordered_keep_their_caches(tiny, batch):
 def test_greedy_generation_equals_transformers(tiny, batch):
     model, sessions = tiny
     ids, mask, _, lengths = batch
-    config = GenerationConfig(
-        max_length=12,
-        min_length=4,
-        no_repeat_ngram_size=2,
-        decoder_start_token_id=EOS,
-        eos_token_id=EOS,
-        pad_token_id=PAD,
-    )
+    settings = dict(max_length=12, min_length=4, no_repeat_ngram_size=2, decoder_start_token_id=EOS,
+                    eos_token_id=EOS, pad_token_id=PAD)
     hidden = sessions["encoder"].run(None, {"input_ids": ids, "attention_mask": mask})[0]
-    ours = generate(
-        CachedDecoder(sessions["cross_kv"], sessions["decoder"], hidden, mask), len(lengths), config
-    )
+    decoder = CachedDecoder(sessions["cross_kv"], sessions["decoder"], hidden, mask)
+    ours = generate(decoder, len(lengths), GenerationConfig(**settings))
     with torch.inference_mode():
-        theirs = model.generate(
-            input_ids=torch.from_numpy(ids),
-            attention_mask=torch.from_numpy(mask),
-            do_sample=False,
-            num_beams=1,
-            max_length=12,
-            min_length=4,
-            no_repeat_ngram_size=2,
-            decoder_start_token_id=EOS,
-            eos_token_id=EOS,
-            pad_token_id=PAD,
-            forced_bos_token_id=None,
-            forced_eos_token_id=None,
-        )
+        theirs = model.generate(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                                do_sample=False, num_beams=1, forced_bos_token_id=None,
+                                forced_eos_token_id=None, **settings)
     for row, tokens in enumerate(ours):
         assert tokens == theirs[row, : len(tokens)].tolist()
 
