@@ -57,12 +57,7 @@ def pytorch(config: dict):
 
     from benchmarks.engines import torch_ref
 
-    imported = time.time()
-    folders = {role: Path(folder) for role, folder in config["checkpoints"].items()}
-    embed = torch_ref.load_embedder(folders["embedding"], config["threads"])
-    classify = torch_ref.load_classifier(folders["sentiment"], config["threads"])
-    summarize = torch_ref.load_summarizer(folders["summary"], config["threads"], config["new_tokens"], 1)
-    return imported, _three(embed, classify, summarize), {}
+    return time.time(), _three(torch_ref, config["checkpoints"], config), {}
 
 
 def ct2(config: dict):
@@ -71,15 +66,17 @@ def ct2(config: dict):
 
     from benchmarks.engines import ct2_peer
 
-    imported = time.time()
-    folders = {role: Path(folder) for role, folder in config["ct2"].items()}
-    embed = ct2_peer.load_embedder(folders["embedding"], config["threads"])
-    classify = ct2_peer.load_classifier(folders["sentiment"], config["threads"])
-    summarize = ct2_peer.load_summarizer(folders["summary"], config["threads"], config["new_tokens"], 1)
-    return imported, _three(embed, classify, summarize), {}
+    return time.time(), _three(ct2_peer, config["ct2"], config), {}
 
 
-def _three(embed, classify, summarize):
+def _three(engines, folders: dict[str, str], config: dict):
+    """The three models loaded by an engine module's load_embedder / load_classifier /
+    load_summarizer (the callers read the clock first: a tuple is evaluated left to right)."""
+    threads = config["threads"]
+    embed = engines.load_embedder(Path(folders["embedding"]), threads)
+    classify = engines.load_classifier(Path(folders["sentiment"]), threads)
+    summarize = engines.load_summarizer(Path(folders["summary"]), threads, config["new_tokens"], 1)
+
     def run(tickets):
         # Not runtime.ticket: importing the runtime package would load onnxruntime into a peer.
         texts = [f"{t.get('subject', '').strip().rstrip('.')}. {t['body'].strip()}" for t in tickets]

@@ -1,6 +1,6 @@
 """onnxruntime's own profile, by operator type: our graphs against Optimum's int8 on the same
 tickets, the same feeding code (for the summary: runtime.generate's loop over our CachedDecoder,
-or over Optimum's merged decoder) and the same threads.
+or over Optimum's merged decoder), the same threads and the runtime's own session settings.
 
     python -m benchmarks.op_profile [--model summary|embedding|sentiment] [--batch 1] [--tickets 4]
 
@@ -21,14 +21,10 @@ from benchmarks.settings import BenchSettings
 
 
 def profiled_session(path: Path, threads: int, prefix: Path):
-    import onnxruntime as ort
+    """A session built as the runtime builds its own (runtime.session), with profiling on."""
+    from runtime.session import SessionSettings, make_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.enable_profiling = True
-    options.profile_file_prefix = str(prefix)
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return make_session(path, SessionSettings(threads=threads, profile_prefix=str(prefix)))
 
 
 CONTROL_FLOW = ("If", "Loop", "Scan")  # their time is their subgraph's nodes, listed on their own

@@ -15,6 +15,7 @@ import numpy as np
 from export.errors import OutputCheck, ParityError
 from export.generate import greedy, reference_kwargs, teacher_forced_logits
 from export.texts import PARITY_TEXTS
+from runtime.classify import softmax
 from runtime.generate import GenerationConfig
 from runtime.session import SessionSettings, available_cpus, make_session
 
@@ -119,16 +120,11 @@ class ClassifierParity:
         with torch.inference_mode():
             self.reference = np.concatenate([model(**_torch_inputs(b)).logits.numpy() for b in self.batches])
 
-    @staticmethod
-    def softmax(logits: np.ndarray) -> np.ndarray:
-        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return shifted / shifted.sum(axis=-1, keepdims=True)
-
     def check(self, role: str, variant: str, files: dict[str, Path]) -> dict:
         session = _session(files["model"])
         logits = np.concatenate([session.run(None, _feeds(session, b))[0] for b in self.batches])
         max_logit = float(np.abs(logits - self.reference).max())
-        max_prob = float(np.abs(self.softmax(logits) - self.softmax(self.reference)).max())
+        max_prob = float(np.abs(softmax(logits) - softmax(self.reference)).max())
         agreement = float((logits.argmax(-1) == self.reference.argmax(-1)).mean())
         if variant == "fp32":
             checks = [

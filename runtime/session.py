@@ -61,6 +61,8 @@ class SessionSettings:
     optimization: str = "all"  # "disable" | "basic" | "extended" | "all"
     # Build time only: write the graph as optimized at `optimization` to this path.
     save_optimized_to: str | None = None
+    # Profiling only (benchmarks/op_profile.py): onnxruntime's per-node trace, files with this prefix.
+    profile_prefix: str | None = None
     # onnxruntime 1.32's CPU SkipLayerNormalization is ~5x slower than the Add + LayerNormalization
     # it replaces (measured [10, 300, 1024]: 10.6 vs 2.0 ms; [8, 128, 768]: 2.6 vs 0.5 ms).
     disabled_optimizers: tuple[str, ...] = ("SkipLayerNormFusion",)
@@ -85,6 +87,9 @@ def make_session(path: str | Path, settings: SessionSettings) -> ort.InferenceSe
     options.log_severity_level = 3
     if settings.save_optimized_to:
         options.optimized_model_filepath = str(settings.save_optimized_to)
+    if settings.profile_prefix:
+        options.enable_profiling = True
+        options.profile_file_prefix = settings.profile_prefix
     # Spinning trades idle CPU for latency between the many short runs of a generation loop;
     # with one thread there is nobody to wake, so it only burns the quota.
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.threads > 1 else "0")

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 FAMILIES = ("reference", "ours", "peer")
 
 
@@ -41,3 +43,17 @@ def loaded(name: str, family: str, detail: str, build: Callable[[], Callable[[li
     run = build()
     return Engine(name=name, family=family, run=run, load_s=time.perf_counter() - start, detail=detail,
                   gated=gated)
+
+
+# The peers' post-processing, in numpy. Not runtime's own helpers: importing the runtime package
+# would load onnxruntime into a peer's cold-start process (benchmarks/child.py).
+def mean_pool_normalized(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """sentence-transformers' mean pooling over the unmasked tokens, then L2 normalisation."""
+    weights = mask[..., None].astype(hidden.dtype)
+    pooled = (hidden * weights).sum(1) / np.clip(weights.sum(1), 1e-9, None)
+    return pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.engines import Engine, loaded
+from benchmarks.engines import Engine, loaded, mean_pool_normalized, softmax
 from benchmarks.peers import cached_build, checkpoint_key
 
 MAX_TOKENS = {"embedding": 256, "sentiment": 512, "summary": 1024}
@@ -90,10 +90,7 @@ def load_embedder(path: Path, threads: int):
     tokenizer = _tokenizer(path, "embedding")
 
     def run(texts: list[str]) -> np.ndarray:
-        hidden, mask = _hidden(encoder, tokenizer, texts)
-        weights = mask[..., None].astype(hidden.dtype)
-        pooled = (hidden * weights).sum(1) / np.clip(weights.sum(1), 1e-9, None)
-        return pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
+        return mean_pool_normalized(*_hidden(encoder, tokenizer, texts))
 
     return run
 
@@ -110,9 +107,7 @@ def load_classifier(path: Path, threads: int):
         hidden, _ = _hidden(encoder, tokenizer, texts)
         cls = hidden[:, 0].astype(np.float32)
         inner = np.maximum(cls @ head["pre_classifier.weight"].T + head["pre_classifier.bias"], 0.0)
-        logits = (inner @ head["classifier.weight"].T + head["classifier.bias"]).astype(np.float64)
-        exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return exp / exp.sum(axis=-1, keepdims=True)
+        return softmax((inner @ head["classifier.weight"].T + head["classifier.bias"]).astype(np.float64))
 
     return run
 

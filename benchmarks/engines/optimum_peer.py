@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.engines import Engine, loaded
+from benchmarks.engines import Engine, loaded, mean_pool_normalized, softmax
 from benchmarks.engines.torch_ref import MINILM_MAX_TOKENS, prepare_generation, summary_runner, torch_threads
 from benchmarks.peers import cached_build, checkpoint_key
 
@@ -79,10 +79,7 @@ def embedder(models, precision: str, threads: int) -> Engine:
 
         def run(texts: list[str]) -> np.ndarray:
             enc = tokenizer(texts, padding=True, truncation=True, max_length=MINILM_MAX_TOKENS, return_tensors="np")
-            hidden = np.asarray(model(**enc).last_hidden_state)
-            mask = enc["attention_mask"][..., None].astype(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
-            return pooled / np.linalg.norm(pooled, axis=-1, keepdims=True)
+            return mean_pool_normalized(np.asarray(model(**enc).last_hidden_state), enc["attention_mask"])
 
         return run
 
@@ -103,9 +100,7 @@ def classifier(models, precision: str, threads: int) -> Engine:
 
         def run(texts: list[str]) -> np.ndarray:
             enc = tokenizer(texts, padding=True, truncation=True, max_length=512, return_tensors="np")
-            logits = np.asarray(model(**enc).logits, dtype=np.float64)
-            exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
-            return exp / exp.sum(axis=-1, keepdims=True)
+            return softmax(np.asarray(model(**enc).logits, dtype=np.float64))
 
         return run
 
