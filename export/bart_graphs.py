@@ -2,21 +2,19 @@
 
     encoder   input_ids, attention_mask -> last_hidden_state
     cross_kv  encoder_hidden_states -> present.<l>.encoder.key/value  [batch, heads, source, head_dim]
-    decoder   input_ids, encoder_attention_mask, past_key_values.<l>.decoder.* (self-attention,
-              possibly 0 long), past_key_values.<l>.encoder.* (cross_kv's outputs)
-              -> logits, present.<l>.decoder.*
+    decoder   (export/bart_decoder.py) one new token per row, the self-attention cache (a buffer
+              the kernel appends to in place) and cross_kv's outputs -> logits
 
 Why not Optimum's graphs: its merged decoder holds every weight twice (two `If` branches, both
 prepacked at load: +286 MB and 1.2 s of session creation), and its transformers 4.57 export
 writes attention as loose MatMul/Softmax/Transpose nodes that onnxruntime's transformer
 optimizer (model_type "bart", tried on Optimum's SDPA and eager exports) does not fuse, so every
-step ran unfused fp32 attention and re-laid-out its caches. Here attention is onnxruntime's
-`MultiHeadAttention` (com.microsoft) with the caches in the layout that kernel reads (BNSH): the
-self-attention cache grows inside the kernel (`past_key` -> `present_key`), the cross-attention
-K/V are computed once per batch, and the same decoder runs every step, the first one with an
-empty past. Every other op is standard ONNX; onnxruntime's offline optimization
-(export/optimize.py) fuses Gelu and biases as usual, and the weight MatMuls and embedding Gathers
-are what dynamic int8 quantization sees, as before.
+step ran unfused fp32 attention and re-laid-out its caches. Here the encoder's attention is
+onnxruntime's `MultiHeadAttention` (com.microsoft) and the decoder's `GroupQueryAttention`, with
+the caches in the layout those kernels read (BNSH); the cross-attention K/V are computed once per
+batch, and the same decoder runs every step. Every other op is standard ONNX; onnxruntime's
+offline optimization (export/optimize.py) fuses Gelu and biases as usual, and the weight MatMuls
+and embedding Gathers are what dynamic int8 quantization sees, as before.
 """
 
 from __future__ import annotations
@@ -35,6 +33,7 @@ POSITION_OFFSET = 2  # BartLearnedPositionalEmbedding: position p reads row p + 
 MASK_FILTER = -1.0e9
 GRAPH_FILES = ("encoder.onnx", "cross_kv.onnx", "decoder.onnx")
 KV = ("key", "value")
+TO_CACHE = "/to_cache"  # suffix of the Casts to the attention caches' dtype (export/bart_decoder.py)
 
 
 @dataclass(frozen=True)
@@ -158,14 +157,12 @@ def _embed(g: _Graph, state, shape: BartShape, ids: str, side: str, start: str) 
     return _layer_norm(g, state, g.op("Add", [x, positions], f"{side}/embed_sum"), f"model.{side}.layernorm_embedding")
 
 
-def _attention_block(g: _Graph, state, x: str, prefix: str, attention: list[str], extra_outputs: int = 0, **attrs):
+def _attention_block(g: _Graph, state, x: str, prefix: str, attention: list[str], **attrs) -> str:
     """MultiHeadAttention on `attention` inputs, out_proj, residual, LayerNorm."""
-    outputs = g.op("MultiHeadAttention", attention, f"{prefix}/MultiHeadAttention", outputs=1 + extra_outputs,
-                   domain=MS_DOMAIN, mask_filter_value=MASK_FILTER, **attrs)  # fmt: skip
-    out = outputs if extra_outputs == 0 else outputs[0]
+    out = g.op("MultiHeadAttention", attention, f"{prefix}/MultiHeadAttention", domain=MS_DOMAIN,
+               mask_filter_value=MASK_FILTER, **attrs)
     out = _linear(g, state, out, f"{prefix}.out_proj")
-    y = _layer_norm(g, state, g.op("Add", [x, out], f"{prefix}/residual"), f"{prefix}_layer_norm")
-    return (y, outputs[1:]) if extra_outputs else y
+    return _layer_norm(g, state, g.op("Add", [x, out], f"{prefix}/residual"), f"{prefix}_layer_norm")
 
 
 def encoder_graph(state: dict[str, np.ndarray], shape: BartShape):
@@ -192,9 +189,9 @@ def encoder_graph(state: dict[str, np.ndarray], shape: BartShape):
 
 def cross_kv_graph(state: dict[str, np.ndarray], shape: BartShape):
     """Every decoder layer's cross-attention K and V, each written straight into the layout
-    MultiHeadAttention reads ([batch, heads, source, head_dim]); one GEMM per output (they share
-    one quantized input), so no Split copies a fused product apart (measured slower: two copies
-    of the whole cache)."""
+    GroupQueryAttention reads ([batch, heads, source, head_dim]) in the cache dtype; one GEMM per
+    output (they share one quantized input), so no Split copies a fused product apart (measured
+    slower: two copies of the whole cache)."""
     from onnx import TensorProto
 
     g = _Graph()
@@ -207,48 +204,11 @@ def cross_kv_graph(state: dict[str, np.ndarray], shape: BartShape):
             prefix = f"model.decoder.layers.{layer}.encoder_attn.{kind[0]}_proj"
             y = _linear(g, state, "encoder_hidden_states", prefix)
             y = g.op("Reshape", [y, heads], f"{prefix}/Reshape")
+            y = g.op("Cast", [y], f"{prefix}{TO_CACHE}", to=TensorProto.FLOAT)  # the cache dtype (bart_decoder)
             name = cross_name("present", layer, kind)
             g.nodes.append(_transpose(y, name))
             g.outputs.append(_tensor(name, TensorProto.FLOAT, dims))
     return g.model("bart_cross_kv")
-
-
-def decoder_graph(state: dict[str, np.ndarray], shape: BartShape):
-    from onnx import TensorProto
-
-    g = _Graph()
-    batch, source = "batch_size", "encoder_sequence_length"
-    g.inputs = [
-        _tensor("input_ids", TensorProto.INT64, [batch, "decoder_sequence_length"]),
-        _tensor("encoder_attention_mask", TensorProto.INT64, [batch, source]),
-    ]
-    for name_of, length in ((self_name, "past_decoder_sequence_length"), (cross_name, source)):
-        dims = [batch, shape.heads, length, shape.head_dim]
-        for layer in range(shape.decoder_layers):
-            g.inputs += [_tensor(name_of("past_key_values", layer, kind), TensorProto.FLOAT, dims) for kind in KV]
-    past = g.op("Shape", [self_name("past_key_values", 0, "key")], "decoder/past_length", start=2, end=3)
-    x = _embed(g, state, shape, "input_ids", "decoder", past)
-    mask = g.op("Cast", ["encoder_attention_mask"], "decoder/mask_int32", to=TensorProto.INT32)
-    dims = [batch, shape.heads, "total_decoder_sequence_length", shape.head_dim]
-    for layer in range(shape.decoder_layers):
-        prefix = f"model.decoder.layers.{layer}"
-        q, k, v = (_linear(g, state, x, f"{prefix}.self_attn.{p}") for p in ("q_proj", "k_proj", "v_proj"))
-        cache = [self_name("past_key_values", layer, kind) for kind in KV]
-        x, presents = _attention_block(g, state, x, f"{prefix}.self_attn", [q, k, v, "", "", "", *cache],
-                                       extra_outputs=2, num_heads=shape.heads, unidirectional=1)  # fmt: skip
-        for produced, kind in zip(presents, KV, strict=True):
-            g.nodes.append(_identity(produced, self_name("present", layer, kind)))
-            g.outputs.append(_tensor(self_name("present", layer, kind), TensorProto.FLOAT, dims))
-        q = _linear(g, state, x, f"{prefix}.encoder_attn.q_proj")
-        cross = [cross_name("past_key_values", layer, kind) for kind in KV]
-        x = _attention_block(g, state, x, f"{prefix}.encoder_attn", [q, *cross, "", mask], num_heads=shape.heads)
-        x = _feed_forward(g, state, x, prefix)
-    head = state.get("lm_head.weight", _weights(state, "model.shared.weight"))
-    logits = g.op("MatMul", [x, g.const("lm_head.weight", head.T)], "lm_head/MatMul")
-    bias = g.const("final_logits_bias", _weights(state, "final_logits_bias").reshape(-1))
-    g.nodes.append(_identity(g.op("Add", [logits, bias], "lm_head/Add"), "logits"))
-    g.outputs.insert(0, _tensor("logits", TensorProto.FLOAT, [batch, "decoder_sequence_length", head.shape[0]]))
-    return g.model("bart_decoder")
 
 
 def self_name(kind: str, layer: int, which: str) -> str:
@@ -293,6 +253,8 @@ def write_bart_graphs(folder: Path, out: Path) -> dict[str, Path]:
     shape = BartShape.from_config(config)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
+    from export.bart_decoder import decoder_graph
+
     for file, build in zip(GRAPH_FILES, (encoder_graph, cross_kv_graph, decoder_graph), strict=True):
         model = build(state, shape)
         onnx.checker.check_model(model)

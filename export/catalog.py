@@ -37,6 +37,9 @@ class ModelSpec:
     # Weights in `<file>.data` beside each graph (export/optimize.py, move_weights_out): mapped by
     # onnxruntime instead of copied; the manifest lists them as "<role>.data".
     external_data: bool = False
+    # The int8 variants' attention caches in this dtype instead of float32 ("float16": half the
+    # bytes every decode step reads; export/bart_decoder.py, set_cache_type). Writer "bart" only.
+    int8_cache: str | None = None
 
     @property
     def file_roles(self) -> tuple[str, ...]:
@@ -99,6 +102,7 @@ SUMMARY = ModelSpec(
     # Measured on the full-size stand-in: teacher-forced top-1 1.0 with the LM head in int8 too
     # (keeping it fp32 would quadruple the bytes each generated token reads from it).
     outliers=OutlierSplit(max_channels=16, ratio=6.0),
+    int8_cache="float16",
 )
 
 CATALOG: MappingProxyType[str, ModelSpec] = MappingProxyType(

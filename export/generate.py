@@ -2,7 +2,7 @@
 `transformers` generate(), and teacher-forced logits.
 
 The greedy tokens on the ONNX side come from the runtime's own decoding (runtime.generate's
-processors and greedy search over runtime.summarize's cached decoder), and the teacher-forced
+processors and greedy search over runtime.decoder's cached decoder), and the teacher-forced
 logits from the same decoder class, so the export checks the code that serves, not a second loop.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from runtime.decoder import CachedDecoder, cross_cache
 from runtime.generate import GenerationConfig, greedy_search
-from runtime.summarize import CachedDecoder
 
 
 def reference_kwargs(config: GenerationConfig) -> dict:
@@ -41,14 +41,18 @@ def encode(encoder, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.nda
 def greedy(sessions: dict, input_ids: np.ndarray, attention_mask: np.ndarray, config: GenerationConfig) -> list[int]:
     """One text ([1, S] arrays) -> its greedy token ids, decoder start token first.
     `sessions`: the "encoder", "cross_kv" and "decoder" InferenceSessions."""
-    hidden = encode(sessions["encoder"], input_ids, attention_mask)
-    decoder = CachedDecoder(sessions["cross_kv"], sessions["decoder"], hidden, attention_mask)
+    decoder = cached_decoder(sessions, input_ids, attention_mask, config.total_max_length)
     return greedy_search(decoder, 1, config)[0]
 
 
 def teacher_forced_logits(sessions: dict, input_ids, attention_mask, decoder_input_ids) -> np.ndarray:
-    """Logits for every position of `decoder_input_ids` [1, T], all T positions in one decoder run
-    from an empty self-attention cache (the decoder is causal within a run)."""
-    hidden = encode(sessions["encoder"], input_ids, attention_mask)
-    decoder = CachedDecoder(sessions["cross_kv"], sessions["decoder"], hidden, attention_mask)
+    """Logits for every position of `decoder_input_ids` [1, T], fed one position at a time from
+    an empty self-attention cache (the decoder graph takes one new token per run)."""
+    decoder = cached_decoder(sessions, input_ids, attention_mask, decoder_input_ids.shape[1])
     return decoder.run(decoder_input_ids)
+
+
+def cached_decoder(sessions: dict, input_ids: np.ndarray, attention_mask: np.ndarray, capacity: int) -> CachedDecoder:
+    hidden = encode(sessions["encoder"], input_ids, attention_mask)
+    cross = cross_cache(sessions["cross_kv"], sessions["decoder"], hidden, attention_mask)
+    return CachedDecoder(sessions["decoder"], cross, capacity=capacity)

@@ -14,7 +14,7 @@ from export.errors import ExportError
 
 # Bump when the export would produce different graphs from the same inputs (new quantization
 # recipe, new conversion settings): an existing artifacts folder is then out of date.
-RECIPE_VERSION = "4"  # 4: DistilBART as encoder + cross_kv + decoder, attention fused
+RECIPE_VERSION = "5"  # 5: DistilBART decoder on GroupQueryAttention, int8 caches float16 (4: three graphs)
 
 _TOOLS = ("torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime", "tokenizers")
 

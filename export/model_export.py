@@ -28,7 +28,7 @@ def planned_variants(spec) -> dict[str, dict | None]:
     planned: dict[str, dict | None] = {"fp32": None}
     for make in PRESETS:
         preset = make()
-        planned[preset.variant] = preset.describe(spec.outliers, spec.keep_fp32)
+        planned[preset.variant] = preset.describe(spec.outliers, spec.keep_fp32, spec.int8_cache)
     return planned
 
 
@@ -83,35 +83,37 @@ def calibration_ranges(spec, onnx_dir: Path, tokenizer_path: Path, config: dict)
 
 def _seq2seq_ranges(spec, onnx_dir: Path, feeds: list[dict[str, np.ndarray]], config: dict) -> dict[str, dict]:
     """Encoder, cross_kv and decoder ranges: the decoder teacher-forced on the text itself,
-    shifted right (activations on ticket-like tokens), from an empty self-attention cache."""
+    shifted right (activations on ticket-like tokens), one token per step from an empty
+    self-attention cache, as it runs when serving."""
+    from export.calibrate import AbsmaxProbe
+    from runtime.decoder import past_name, present_name
     from runtime.session import SessionSettings, available_cpus, make_session
 
     files = {role: name for name, role in spec.files}
     settings = SessionSettings(threads=available_cpus())
     encoder = make_session(onnx_dir / files["encoder"], settings)
     cross_kv = make_session(onnx_dir / files["cross_kv"], settings)
-    decoder_inputs = {i.name: i for i in make_session(onnx_dir / files["decoder"], settings).get_inputs()}
+    decoder = AbsmaxProbe(onnx_dir / files["decoder"])
+    self_inputs = {i.name: i for i in decoder.session.get_inputs() if i.name.startswith("past_key_values.")
+                   and ".decoder." in i.name}  # fmt: skip
     encoder_feeds = [_select(f, {"input_ids", "attention_mask"}) for f in feeds]
-    hidden_feeds, decoder_feeds = [], []
+    hidden_feeds = []
     for feed in encoder_feeds:
         hidden = {"encoder_hidden_states": encoder.run(None, feed)[0]}
-        cross = {o.name.replace("present.", "past_key_values.", 1): v
-                 for o, v in zip(cross_kv.get_outputs(), cross_kv.run(None, hidden), strict=True)}  # fmt: skip
-        start = np.array([[config["decoder_start_token_id"]]], dtype=np.int64)
-        decoder_feed = {
-            "input_ids": np.concatenate([start, feed["input_ids"][:, :-1]], axis=1),
-            "encoder_attention_mask": feed["attention_mask"],
-            **cross,
-        }
-        for name, info in decoder_inputs.items():
-            if name not in decoder_feed:  # the self-attention cache, empty
-                decoder_feed[name] = np.zeros((1, info.shape[1], 0, info.shape[3]), dtype=np.float32)
+        cross = {past_name(o.name): v for o, v in zip(cross_kv.get_outputs(), cross_kv.run(None, hidden), strict=True)}
+        tokens = [config["decoder_start_token_id"], *feed["input_ids"][0, :-1].tolist()]
+        cache = {name: np.zeros((1, info.shape[1], len(tokens), info.shape[3]), dtype=np.float32)
+                 for name, info in self_inputs.items()}  # fmt: skip
+        for position, token in enumerate(tokens):
+            outputs = decoder.run({"input_ids": np.array([[token]], dtype=np.int64),
+                                   "encoder_attention_mask": feed["attention_mask"],
+                                   "cache_length": np.array([position], dtype=np.int64), **cache, **cross})  # fmt: skip
+            cache = {name: outputs[present_name(name)] for name in cache}
         hidden_feeds.append(hidden)
-        decoder_feeds.append(decoder_feed)
     return {
         files["encoder"]: collect_absmax(onnx_dir / files["encoder"], encoder_feeds),
         files["cross_kv"]: collect_absmax(onnx_dir / files["cross_kv"], hidden_feeds),
-        files["decoder"]: collect_absmax(onnx_dir / files["decoder"], decoder_feeds),
+        files["decoder"]: decoder.absmax,
     }
 
 
@@ -165,6 +167,10 @@ def export_model(
             for name, role in spec.files:
                 quantize_file(onnx_dir / name, out / f"{role}.onnx", preset, ranges.get(name, {}),
                               spec.outliers, spec.keep_fp32)  # fmt: skip
+                if spec.int8_cache:
+                    from export.bart_decoder import set_cache_type_file
+
+                    set_cache_type_file(out / f"{role}.onnx", spec.int8_cache)
                 optimize_offline(out / f"{role}.onnx")
             made[key] = _finish(spec, {role: out / f"{role}.onnx" for role in spec.file_roles})
         files = made[key]
@@ -173,7 +179,7 @@ def export_model(
             log(f"{spec.role}: checking {preset.variant} against PyTorch")
             checked[shas] = checker.check(spec.role, preset.variant, files)
         parity[preset.variant] = checked[shas]
-        quantization = preset.describe(spec.outliers, spec.keep_fp32)
+        quantization = preset.describe(spec.outliers, spec.keep_fp32, spec.int8_cache)
         variants[preset.variant] = place_variant(
             root, spec.role, preset.variant, files, quantization, variants
         )

@@ -61,13 +61,16 @@ class QuantPreset:
         """Everything but the name: presets with equal keys produce byte-identical graphs."""
         return (self.weights, self.reduce_range, self.per_channel, self.activations, self.operators)
 
-    def describe(self, outliers: OutlierSplit | None, keep_fp32: tuple[str, ...] = ()) -> dict:
+    def describe(self, outliers: OutlierSplit | None, keep_fp32: tuple[str, ...] = (),
+                 attention_cache: str | None = None) -> dict:
         """The manifest's Variant.quantization for this preset."""
         info = asdict(self)
         info["operators"] = list(self.operators)
         info["method"] = "onnxruntime quantize_dynamic"
         info["outliers_fp32"] = outliers.describe() if outliers else None
         info["nodes_kept_fp32"] = list(keep_fp32)
+        if attention_cache:
+            info["attention_cache"] = attention_cache
         return info
 
 

@@ -72,6 +72,7 @@ class Enricher:
                 summarizer = pool.submit(Summarizer.load, root, entry, variant, settings)
                 sentiment = pool.submit(SequenceClassifier.load, root, manifest.models["sentiment"], variant, settings)
                 self.embedder = Embedder.load(root, self.embedding_entry, variant, settings)
+                self.rules = load_rules(config.urgency_path)  # regex compilation while the sessions build
                 self.summarizer, self.sentiment_model = summarizer.result(), sentiment.result()
             overrides = {}
             if config.summary_num_beams is not None:
@@ -81,7 +82,7 @@ class Enricher:
             self.generation = GenerationConfig.from_entry(entry, **overrides)
         else:
             self.embedder = Embedder.load(root, self.embedding_entry, variant, settings)
-        self.rules = load_rules(config.urgency_path)
+            self.rules = load_rules(config.urgency_path)
         self.intent_head, self.intent_note = self._head("intent_head", config.intents_path)
         self.sentiment_head, self.sentiment_note = (None, None) if self.profile == "full" else \
             self._head("sentiment_head", config.sentiment_examples_path)

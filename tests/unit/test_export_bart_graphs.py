@@ -1,7 +1,8 @@
 """export/bart_graphs.py writes BART's encoder, cross-attention K/V and decoder by hand: each is
 checked here against the same tiny, seeded, random BART in PyTorch, through the runtime's own
 CachedDecoder (the code that serves), with padded batches, an empty first cache, a cache grown
-step by step, rows dropped and reordered, and embedding scaling on and off."""
+step by step (past its first capacity), rows dropped and reordered, embedding scaling on and off,
+and the int8 variants' float16 caches."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from export.bart_decoder import set_cache_type_file  # noqa: E402
 from export.bart_graphs import GRAPH_FILES, BartShape, write_bart_graphs  # noqa: E402
 from export.errors import ExportError  # noqa: E402
+from runtime.decoder import CachedDecoder, cross_cache  # noqa: E402
 from runtime.generate import GenerationConfig, generate  # noqa: E402
 from runtime.session import SessionSettings, make_session  # noqa: E402
-from runtime.summarize import CachedDecoder  # noqa: E402
 
 VOCAB, PAD, EOS = 96, 1, 2
 TOLERANCE = 2e-5
@@ -50,7 +52,25 @@ def tiny(request, tmp_path_factory):
     model.save_pretrained(folder)
     written = write_bart_graphs(folder, folder / "onnx")
     sessions = {path.stem: make_session(path, SessionSettings(threads=1)) for path in written.values()}
-    return model, sessions
+    return model, sessions, written
+
+
+@pytest.fixture(scope="module")
+def half(tiny, tmp_path_factory):
+    """The same graphs with float16 caches, as the int8 variants ship them."""
+    _, sessions, written = tiny
+    folder = tmp_path_factory.mktemp("half")
+    for name in ("cross_kv", "decoder"):
+        target = folder / f"{name}.onnx"
+        target.write_bytes(written[f"{name}.onnx"].read_bytes())
+        set_cache_type_file(target, "float16")
+    return {"encoder": sessions["encoder"]} | {
+        name: make_session(folder / f"{name}.onnx", SessionSettings(threads=1)) for name in ("cross_kv", "decoder")}
+
+
+def decoder_for(sessions, hidden, mask, capacity=32):
+    return CachedDecoder(sessions["decoder"], cross_cache(sessions["cross_kv"], sessions["decoder"], hidden, mask),
+                         capacity=capacity)
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +97,18 @@ def _reference(model, ids, mask, decoder_ids):
 
 
 def test_files_and_shapes(tiny):
-    _, sessions = tiny
+    _, sessions, _ = tiny
     assert set(sessions) == {name.removesuffix(".onnx") for name in GRAPH_FILES}
     outputs = [o.name for o in sessions["cross_kv"].get_outputs()]
     assert outputs == [f"present.{layer}.encoder.{kind}" for layer in range(2) for kind in ("key", "value")]
-    inputs = {i.name: i.shape for i in sessions["decoder"].get_inputs()}
-    assert inputs["past_key_values.1.decoder.value"][1:] == [4, "past_decoder_sequence_length", 8]
+    inputs = {i.name: i for i in sessions["decoder"].get_inputs()}
+    assert inputs["past_key_values.1.decoder.value"].shape[1:] == [4, "cache_capacity", 8]
+    assert inputs["past_key_values.1.decoder.value"].type == "tensor(float)"
     assert "encoder_hidden_states" not in inputs  # the decoder reads only the cross K/V
 
 
 def test_encoder_matches_torch_on_a_padded_batch(tiny, batch):
-    model, sessions = tiny
+    model, sessions, _ = tiny
     ids, mask, decoder_ids, lengths = batch
     hidden = sessions["encoder"].run(None, {"input_ids": ids, "attention_mask": mask})[0]
     reference, _ = _reference(model, ids, mask, decoder_ids)
@@ -96,12 +117,12 @@ def test_encoder_matches_torch_on_a_padded_batch(tiny, batch):
 
 
 def test_decoder_all_positions_at_once_and_step_by_step(tiny, batch):
-    model, sessions = tiny
+    model, sessions, _ = tiny
     ids, mask, decoder_ids, _ = batch
     hidden, reference = _reference(model, ids, mask, decoder_ids)
-    whole = CachedDecoder(sessions["cross_kv"], sessions["decoder"], hidden, mask).run(decoder_ids)
+    whole = decoder_for(sessions, hidden, mask).run(decoder_ids)
     np.testing.assert_allclose(whole, reference, atol=TOLERANCE)
-    stepped = CachedDecoder(sessions["cross_kv"], sessions["decoder"], hidden, mask)
+    stepped = decoder_for(sessions, hidden, mask, capacity=2)  # grows twice
     for position in range(decoder_ids.shape[1]):
         np.testing.assert_allclose(
             stepped.step(decoder_ids[:, position]), reference[:, position], atol=TOLERANCE
@@ -112,10 +133,10 @@ def test_rows_kept_and_reordered_keep_their_caches(tiny, batch):
     """As beam search uses them: inputs repeated into beams (keep), beams that swap histories
     (reorder: the self-attention cache moves, the cross K/V of one input's beams is the same),
     and an input that leaves (keep again: its cross K/V and mask leave with it)."""
-    model, sessions = tiny
+    model, sessions, _ = tiny
     ids, mask, decoder_ids, _ = batch
     hidden = sessions["encoder"].run(None, {"input_ids": ids, "attention_mask": mask})[0]
-    decoder = CachedDecoder(sessions["cross_kv"], sessions["decoder"], hidden, mask)
+    decoder = decoder_for(sessions, hidden, mask)
     decoder.step(decoder_ids[:, 0])
     inputs = np.array([0, 0, 1, 1, 2, 2])
     decoder.keep(inputs)
@@ -136,19 +157,42 @@ def test_rows_kept_and_reordered_keep_their_caches(tiny, batch):
 
 
 def test_greedy_generation_equals_transformers(tiny, batch):
-    model, sessions = tiny
+    model, sessions, _ = tiny
     ids, mask, _, lengths = batch
     settings = dict(max_length=12, min_length=4, no_repeat_ngram_size=2, decoder_start_token_id=EOS,
                     eos_token_id=EOS, pad_token_id=PAD)
     hidden = sessions["encoder"].run(None, {"input_ids": ids, "attention_mask": mask})[0]
-    decoder = CachedDecoder(sessions["cross_kv"], sessions["decoder"], hidden, mask)
-    ours = generate(decoder, len(lengths), GenerationConfig(**settings))
+    ours = generate(decoder_for(sessions, hidden, mask), len(lengths), GenerationConfig(**settings))
     with torch.inference_mode():
         theirs = model.generate(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
                                 do_sample=False, num_beams=1, forced_bos_token_id=None,
                                 forced_eos_token_id=None, **settings)
     for row, tokens in enumerate(ours):
         assert tokens == theirs[row, : len(tokens)].tolist()
+
+
+def test_float16_caches_stay_close_and_are_what_the_graphs_take(tiny, half, batch):
+    """The int8 variants' caches: the same logits within float16 rounding, cache buffers in float16."""
+    model, _, _ = tiny
+    ids, mask, decoder_ids, _ = batch
+    hidden, reference = _reference(model, ids, mask, decoder_ids)
+    decoder = decoder_for(half, hidden, mask)
+    assert {buffer.dtype for buffer in decoder.buffers.values()} == {np.dtype(np.float16)}
+    assert {value.dtype for value in decoder.cross.values.values()} == {np.dtype(np.float16)}
+    np.testing.assert_allclose(decoder.run(decoder_ids), reference, atol=2e-2)
+
+
+def test_padding_of_the_cross_cache_is_never_read(tiny, batch):
+    """A row reads only its own source length: garbage in the padded positions changes nothing."""
+    _, sessions, _ = tiny
+    ids, mask, decoder_ids, lengths = batch
+    hidden = sessions["encoder"].run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    clean = decoder_for(sessions, hidden, mask).run(decoder_ids)
+    dirty = decoder_for(sessions, hidden, mask)
+    for value in dirty.cross.values.values():
+        for row, length in enumerate(lengths):
+            value[row, :, length:] = 1e4
+    np.testing.assert_array_equal(dirty.run(decoder_ids), clean)
 
 
 @pytest.mark.parametrize(
