@@ -82,7 +82,7 @@ def _release_engines():
 
 
 # Stages first: end to end, the process figures and the limits read the stage results of the run.
-FILE_ORDER = ("test_regression_gate", "test_stages", "test_end_to_end", "test_process", "test_limits")
+FILE_ORDER = ("test_regression_gate", "test_stages", "test_end_to_end", "test_worker", "test_process", "test_limits")
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -18,7 +18,9 @@ TITLES = {
     "sentiment": "Sentiment (DistilBERT)",
     "summary": "Summary, greedy, exactly 30 new tokens (DistilBART)",
     "summary_beam": "Summary, beam search, exactly 30 new tokens",
-    "end_to_end": "End to end, full profile",
+    "end_to_end": "End to end, full profile, equal work (greedy, exactly 30 new tokens)",
+    "end_to_end_default": "End to end, the runtime's default settings (summaries to the full token budget)",
+    "worker": "The worker through the emulator (moto server over HTTP), default settings",
     "process": "Cold start and memory (fresh process per run)",
     "artifacts": "Artifact bytes",
     "limits": "Limits: work per ticket and what this machine can do",
@@ -121,6 +123,18 @@ def limits_table(section: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def worker_table(section: dict[str, Any]) -> str:
+    header = ["engine", "tickets", "start s (spawn to ready)", "drain s", "tickets/min", "AWS I/O share",
+              "stage seconds"]
+    rows = []
+    for name, row in ordered(section["engines"]):
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in row.get("stage_seconds", {}).items())
+        share = row.get("aws_io_share")
+        rows.append([name, str(row.get("tickets")), number(row.get("start_s"), 2), number(row.get("drain_s"), 1),
+                     number(row.get("tickets_per_min")), "—" if share is None else f"{share:.1%}", stages])
+    return table(header, rows)
+
+
 def render_section(name: str, section: dict[str, Any]) -> str:
     title = TITLES.get(name, name)
     meta = f"measured {section.get('measured_at', '?')}"
@@ -134,12 +148,15 @@ def render_section(name: str, section: dict[str, Any]) -> str:
         body = artifacts_table(section)
     elif name == "limits":
         body = limits_table(section)
+    elif name == "worker":
+        body = worker_table(section)
     else:
         body = stage_table(section)
     return f"### {title}\n_{meta}_\n\n{body}\n"
 
 
-ORDER = ("embed", "sentiment", "summary", "summary_beam", "end_to_end", "process", "artifacts", "limits")
+ORDER = ("embed", "sentiment", "summary", "summary_beam", "end_to_end_default", "end_to_end", "worker", "process",
+         "artifacts", "limits")
 
 
 def render_sections(sections: dict[str, Any], only: list[str] | None = None) -> str:

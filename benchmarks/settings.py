@@ -33,6 +33,8 @@ class BenchSettings:
     stage_batch: int = 8  # tickets/s per stage at this batch size
     e2e_batch: int = 10  # what SQS delivers
     e2e_tickets: int = 60  # six batches of ten
+    default_tickets: int = 20  # end to end at the runtime's default settings: two batches of ten
+    worker_tickets: int = 200  # through the worker and the emulator
     beam_tickets: int = 8
     summary_new_tokens: int = 30
     beams: int = 4  # the checkpoint's own num_beams
@@ -62,7 +64,7 @@ class BenchSettings:
         if quick:
             rounds = int(env.get("BENCH_ROUNDS", 1))
             return cls(**common, rounds=rounds, slow_rounds=rounds, latency_tickets=4, stage_tickets=16,
-                       e2e_tickets=20,
+                       e2e_tickets=20, default_tickets=10, worker_tickets=30,
                        beam_tickets=2, process_repeats=1, quick=True)
         if env.get("BENCH_ROUNDS"):
             return cls(**common, rounds=int(env["BENCH_ROUNDS"]), slow_rounds=int(env["BENCH_ROUNDS"]))

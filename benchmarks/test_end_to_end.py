@@ -1,13 +1,23 @@
-"""End to end, full profile, tickets in: batches of 10 (as SQS delivers) and single tickets.
+"""End to end, full profile, tickets in, in two sections.
 
+`end_to_end` (equal work with the peers): batches of 10 (as SQS delivers) and single tickets.
 PyTorch eager runs the three models; our Enricher (every runnable variant) runs them plus the
 intent head and urgency rules and summarizes every ticket (greedy, 30 new tokens); "best peers"
 chains the best peer of each stage (Optimum int8 for embeddings and sentiment, CTranslate2 int8 for
-the summary), and "ct2-int8" is CTranslate2 alone for all three."""
+the summary), and "ct2-int8" is CTranslate2 alone for all three.
+
+`end_to_end_default` (what users get): our Enricher at `RuntimeConfig()`'s defaults, as a user
+calls it, at the worker's batch of 10; short tickets are their own summary as the default says,
+and every summary runs to the default's full token budget (its minimum length forced to its
+maximum: stand-in weights rarely stop early, real weights do, so this is the default's worst
+case). PyTorch runs the same generation settings on the same tickets. Fewer tickets than the
+equal-work section: the checkpoint's own settings (4 beams, up to 142 tokens) take seconds a
+ticket in PyTorch."""
 
 from __future__ import annotations
 
 from benchmarks.engines import Engine, ct2_peer, loaded, optimum_peer, ours, torch_ref
+from benchmarks.engines.ours import default_enricher
 from benchmarks.inputs import batches, spread, ticket_texts, word_count
 from benchmarks.timing import interleaved, load_average
 
@@ -70,3 +80,29 @@ def test_end_to_end(models, settings, tickets, recorder):
         "engines": rows,
     })
     assert all(count == (size, size) for count in counts.values()), counts
+
+
+def test_end_to_end_default(models, settings, tickets, recorder):
+    threads, size = settings.threads, settings.e2e_batch
+    chosen = tickets[: settings.default_tickets]
+    engines = [default_enricher(models, v, threads) for v in models.variants() if v.name != "fp32"]
+    probe = engines[0].run(chosen)  # which tickets the default summarizes (the rest are their own summary)
+    summarized = {row.ticket_id for row in probe if row.summary_kind == "abstractive"}
+    from runtime import Enricher, RuntimeConfig
+
+    generation = ours.full_budget(Enricher.from_artifacts(models.root, RuntimeConfig(threads=threads)).generation)
+    folders = {role: models.checkpoint(role) for role in ("embedding", "sentiment", "summary")}
+    engines.insert(0, torch_ref.default_pipeline(folders, threads, generation, summarized))
+    before = load_average()
+    batched = interleaved(engines, batches(chosen, size), settings.slow_rounds)
+    rows = {engine.name: {"family": engine.family, "detail": engine.detail, "load_s": round(engine.load_s, 3),
+                          f"b{size}": batched[engine.name].throughput()} for engine in engines}
+    recorder.add("end_to_end_default", {
+        "load_avg": {"before": before, "after": load_average()}, "rounds": settings.slow_rounds,
+        "threads": threads, "target_tickets_per_min": TARGET_TICKETS_PER_MIN,
+        "inputs": {f"b{size}_tickets": len(chosen), "summarized": len(summarized)},
+        "generation": {"num_beams": generation.num_beams, "new_tokens": generation.total_max_length - 1,
+                       "forced_to_full_budget": True},
+        "engines": rows,
+    })
+    assert summarized, "the default summarized none of the tickets"

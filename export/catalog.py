@@ -62,6 +62,9 @@ EMBEDDING = ModelSpec(
     # rest). Keeping those channels (>= 6x the median range; 28 channels over 20 of the 36
     # MatMuls) in fp32 gives >= 0.993. docs/EXPORT.md has the table.
     outliers=OutlierSplit(max_channels=16, ratio=6.0),
+    # Mapped, not parsed: the session holds only its prepacked copy (RSS 35 -> 20 MB, load
+    # 0.18 -> 0.11 s measured); the same for DistilBERT below (89 -> 50 MB).
+    external_data=True,
 )
 
 SENTIMENT = ModelSpec(
@@ -79,6 +82,7 @@ SENTIMENT = ModelSpec(
     # Trained BERTs have MiniLM's outlier channels; random stand-ins have none (max/median
     # range <= 3), so this splits nothing there and costs nothing.
     outliers=OutlierSplit(max_channels=16, ratio=6.0),
+    external_data=True,
 )
 
 SUMMARY = ModelSpec(

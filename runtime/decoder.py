@@ -60,7 +60,8 @@ def run_bound(session: ort.InferenceSession, binding: ort.IOBinding, what: str) 
         session.run_with_iobinding(binding)
     except Exception as exc:  # onnxruntime's own error types
         raise RuntimeArtifactError(f"the summary {what} failed: {exc}") from exc
-    return binding.get_outputs()
+    outputs: list[ort.OrtValue] = binding.get_outputs()
+    return outputs
 
 
 class CrossCache:
@@ -72,7 +73,7 @@ class CrossCache:
         self.lengths = np.asarray(lengths, dtype=np.int64)
         width = int(self.lengths.max()) if self.lengths.size else 0
         shape = (len(self.lengths), heads, width, head_dim)
-        self.values = {name: np.empty(shape, dtype=dtype) for name in names}
+        self.values: dict[str, np.ndarray] = {name: np.empty(shape, dtype=dtype) for name in names}
 
     def fill(self, rows: list[int], outputs: dict[str, np.ndarray]) -> None:
         """Copy cross_kv's outputs (each [len(rows), heads, run width, head_dim]) into `rows`."""
@@ -132,6 +133,8 @@ class CachedDecoder:
                 "past_key_values.*.encoder.* expected): re-run the export"
             )
         self.length = 0  # tokens in the self-attention cache
+        self.binding = decoder.io_binding()  # the caches stay bound from step to step
+        self.binding.bind_output("logits", "cpu")  # first: get_outputs()[0]
         self._set_cross(cross)
         rows = len(cross.lengths)
         shape = (rows, self.heads, max(int(capacity), 1), self.head_dim)
@@ -140,16 +143,23 @@ class CachedDecoder:
     def _set_cross(self, cross: CrossCache) -> None:
         self.cross = cross
         self.rows = len(cross.lengths)
-        self.mask = ortvalue(cross.mask)
-        self.cross_values = {name: ortvalue(value) for name, value in cross.values.items()}
+        self.binding.bind_ortvalue_input("encoder_attention_mask", ortvalue(cross.mask))
+        self._bind({name: ortvalue(value) for name, value in cross.values.items()})
 
     def _set_self(self, buffers: dict[str, np.ndarray]) -> None:
         self.buffers = buffers
-        self.self_values = {name: ortvalue(value) for name, value in buffers.items()}
+        self._bind({name: ortvalue(value) for name, value in buffers.items()})
+
+    def _bind(self, values: dict[str, ort.OrtValue]) -> None:
+        """Each cache as input and as its own output: appended to in place (self-attention) or
+        left as it is (cross-attention). The OrtValues hold our arrays' memory, not copies."""
+        for name, value in values.items():
+            self.binding.bind_ortvalue_input(name, value)
+            self.binding.bind_ortvalue_output(present_name(name), value)
 
     @property
     def capacity(self) -> int:
-        return next(iter(self.buffers.values())).shape[2]
+        return int(next(iter(self.buffers.values())).shape[2])
 
     def _grow(self) -> None:
         grown = {}
@@ -163,18 +173,13 @@ class CachedDecoder:
         """Feed one token per row ([rows] int64); [rows, vocab] float32 logits."""
         if self.length >= self.capacity:
             self._grow()
-        binding = self.session.io_binding()
-        binding.bind_ortvalue_input("input_ids", ortvalue(np.asarray(tokens, dtype=np.int64).reshape(-1, 1)))
-        binding.bind_ortvalue_input("encoder_attention_mask", self.mask)
-        binding.bind_ortvalue_input("cache_length", ortvalue(np.array([self.length], dtype=np.int64)))
-        binding.bind_output("logits", "cpu")
-        for values in (self.self_values, self.cross_values):
-            for name, value in values.items():  # appended to in place (self) or left as it is (cross)
-                binding.bind_ortvalue_input(name, value)
-                binding.bind_ortvalue_output(present_name(name), value)
-        logits = run_bound(self.session, binding, f"decoder on {self.rows} rows")[0]
+        self.binding.bind_ortvalue_input("input_ids", ortvalue(np.asarray(tokens, dtype=np.int64).reshape(-1, 1)))
+        self.binding.bind_ortvalue_input("cache_length", ortvalue(np.array([self.length], dtype=np.int64)))
+        self.binding.bind_output("logits", "cpu")  # rebound: a new array each step, not the last one overwritten
+        logits = run_bound(self.session, self.binding, f"decoder on {self.rows} rows")[0]
         self.length += 1
-        return logits.numpy()[:, -1, :]
+        values: np.ndarray = logits.numpy()[:, -1, :]
+        return values
 
     def run(self, tokens: np.ndarray) -> np.ndarray:
         """Feed `tokens` [rows, T] one position at a time after what is cached; logits [rows, T, vocab]."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
 
 from runtime.manifest import ModelEntry
-from runtime.session import SessionSettings, make_session
+from runtime.session import SessionSettings, make_session, release_free_memory
 from runtime.text import load_tokenizer, pad, plan_batches, token_ids
 
 # Tokens (rows x longest) per encoder run. Measured on the full-size models, 40 tickets
@@ -35,18 +38,20 @@ def plan_runs(lengths: list[int], max_batch: int, tokens: int = TOKENS_PER_RUN) 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Average of the token vectors the mask keeps: [B, T, D], [B, T] -> [B, D]."""
     weights = mask[..., None].astype(hidden.dtype)
-    return (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    pooled: np.ndarray = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    return pooled
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.clip(norms, 1e-12, None)
+    unit: np.ndarray = vectors / np.clip(norms, 1e-12, None)
+    return unit
 
 
 class EncoderModel:
     """An encoder-only ONNX graph fed input_ids / attention_mask (/ token_type_ids)."""
 
-    def __init__(self, session, tokenizer, pad_id: int = 0, max_batch: int = 32):
+    def __init__(self, session: ort.InferenceSession, tokenizer: Tokenizer, pad_id: int = 0, max_batch: int = 32):
         self.session = session
         self.tokenizer = tokenizer
         self.pad_id = pad_id
@@ -59,11 +64,11 @@ class EncoderModel:
         session = make_session(Path(root) / entry.variants[variant].files["model"].path, settings)
         return cls(session, tokenizer, pad_id=int(entry.settings.get("pad_token_id", 0)))
 
-    def run_batches(self, texts: list[str], post) -> np.ndarray:
+    def run_batches(self, texts: list[str], post: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
         """Tokenize all texts, run length-sorted padded batches, apply `post(output, mask)` per
         batch and return the rows in the callers' order."""
         sequences = token_ids(self.tokenizer, texts)
-        results: list[np.ndarray | None] = [None] * len(texts)
+        results: list[np.ndarray] = [np.zeros(0, np.float32)] * len(texts)
         for batch in plan_runs([len(s) for s in sequences], self.max_batch):
             encoded = pad([sequences[i] for i in batch], self.pad_id)
             feeds = {"input_ids": encoded.ids, "attention_mask": encoded.mask}
@@ -72,6 +77,7 @@ class EncoderModel:
             output = self.session.run(None, feeds)[0]
             for row, value in zip(batch, post(output, encoded.mask), strict=True):
                 results[row] = value
+        release_free_memory()  # the runs' activations: the next stage starts from the models alone
         return np.stack(results) if results else np.zeros((0, 0), np.float32)
 
 

@@ -29,7 +29,7 @@ from runtime.extractive import embed_sentences, pick_central
 from runtime.heads import EmbeddingHead, fit_head, load_taxonomy
 from runtime.manifest import FileEntry, Manifest, ModelEntry, load_manifest, verify_files
 from runtime.result import Enrichment, Intent
-from runtime.session import SessionSettings, available_cpus
+from runtime.session import SessionSettings, available_cpus, release_free_memory
 from runtime.ticket import Ticket, as_ticket
 from runtime.urgency import load_rules
 
@@ -117,7 +117,9 @@ class Enricher:
                 needed.append(entry.tokenizer)
                 needed.extend(entry.variants[variant].files.values())
             verify_files(root, needed, workers=settings.threads)
-        return cls(root, manifest, config, variant, settings)
+        enricher = cls(root, manifest, config, variant, settings)
+        release_free_memory()  # what building the sessions allocated and let go
+        return enricher
 
     def _head(self, extra: str, taxonomy_path: Path) -> tuple[EmbeddingHead, str | None]:
         taxonomy = load_taxonomy(taxonomy_path)

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from tokenizers import Tokenizer
 
 from runtime.decoder import CachedDecoder, CrossCache, cache_layout, run_cross_kv
 from runtime.embed import plan_runs
 from runtime.errors import RuntimeArtifactError
 from runtime.generate import GenerationConfig, generate
 from runtime.manifest import ModelEntry
-from runtime.session import SessionSettings, make_sessions
+from runtime.session import SessionSettings, make_sessions, release_free_memory
 from runtime.text import load_tokenizer, token_ids
 
 __all__ = ["GenerationConfig", "Summarizer", "CachedDecoder"]
@@ -53,7 +54,7 @@ def decode_batches(lengths: list[int], max_batch: int, cross_tokens: int) -> lis
 
 class Summarizer:
     def __init__(self, encoder: ort.InferenceSession, cross_kv: ort.InferenceSession,
-                 decoder: ort.InferenceSession, tokenizer, config: GenerationConfig, pad_id: int = 1,
+                 decoder: ort.InferenceSession, tokenizer: Tokenizer, config: GenerationConfig, pad_id: int = 1,
                  max_batch: int = MAX_BATCH, cross_tokens: int = CROSS_TOKENS):
         self.encoder = encoder
         self.cross_kv = cross_kv
@@ -69,7 +70,7 @@ class Summarizer:
     def load(cls, root: Path, entry: ModelEntry, variant: str, settings: SessionSettings) -> Summarizer:
         root = Path(root)
         chosen = entry.variants[variant]
-        files = chosen.files or entry.variants[chosen.same_as].files
+        files = chosen.files or entry.variants[chosen.same_as or variant].files
         missing = set(FILES) - set(files)
         if missing:
             raise RuntimeArtifactError(
@@ -79,8 +80,11 @@ class Summarizer:
             )
         max_input = entry.settings.get("max_input_length", entry.settings.get("max_length", 1024))
         tokenizer = load_tokenizer(root / entry.tokenizer.path, int(max_input))
+        encoder, cross_kv, decoder = make_sessions([root / files[name].path for name in FILES], settings)
         return cls(
-            *make_sessions([root / files[name].path for name in FILES], settings),
+            encoder,
+            cross_kv,
+            decoder,
             tokenizer,
             GenerationConfig.from_entry(entry),
             pad_id=int(entry.settings.get("pad_token_id", 1)),
@@ -119,9 +123,13 @@ class Summarizer:
         beams = config.num_beams
         for batch in decode_batches([len(s) for s in sequences], max(self.max_batch // beams, 1),
                                     self.cross_tokens // beams):
-            decoder = CachedDecoder(self.decoder, self.encode(sequences, batch), capacity=config.total_max_length)
+            cross = self.encode(sequences, batch)
+            release_free_memory()  # the encoder's activations, before the decode holds its caches
+            decoder = CachedDecoder(self.decoder, cross, capacity=config.total_max_length)
             for index, tokens in zip(batch, generate(decoder, len(batch), config), strict=True):
                 results[index] = tokens
+            del decoder, cross
+            release_free_memory()
         return results
 
     # ---- post -------------------------------------------------------------------------------

@@ -57,3 +57,28 @@ def enricher(models: Models, variant: Variant, threads: int, new_tokens: int) ->
                            summary_max_new_tokens=new_tokens, summary_min_words=0)
     return loaded(f"ours-{variant.name}", "ours", f"runtime Enricher, full profile, {variant.label}",
                   lambda: Enricher.from_artifacts(models.root, config).enrich)
+
+
+def full_budget(config):
+    """`config` with its minimum length raised to its maximum: every summary runs to the default's
+    full token budget. Stand-in weights rarely stop early, real weights do: forcing the budget
+    measures the worst case the default allows, the same on every run and engine."""
+    from dataclasses import replace
+
+    if config.max_new_tokens is not None:
+        return replace(config, min_new_tokens=config.max_new_tokens)
+    return replace(config, min_length=config.max_length, min_new_tokens=None)
+
+
+def default_enricher(models: Models, variant: Variant, threads: int) -> Engine:
+    """The Enricher as a user builds it, `RuntimeConfig()`'s defaults (only the variant and the
+    benchmark's threads set), summaries forced to the default's full token budget."""
+    from runtime import Enricher, RuntimeConfig
+
+    def build():
+        enricher = Enricher.from_artifacts(models.root, RuntimeConfig(variant=variant.name, threads=threads))
+        enricher.generation = full_budget(enricher.generation)
+        return enricher.enrich
+
+    return loaded(f"ours-{variant.name}", "ours", f"runtime Enricher, RuntimeConfig() defaults, {variant.label}",
+                  build)

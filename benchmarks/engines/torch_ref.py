@@ -77,6 +77,21 @@ def generation_config(base, new_tokens: int, beams: int):
     return config
 
 
+def generation_like(base, ours):
+    """A full copy of the checkpoint's generation config set to our runtime's GenerationConfig
+    `ours` (same search, lengths and processors)."""
+    config = copy.deepcopy(base)
+    config.do_sample = False
+    config.num_beams = ours.num_beams
+    config.max_length, config.min_length = ours.total_max_length, ours.total_min_length
+    config.max_new_tokens = config.min_new_tokens = None
+    config.no_repeat_ngram_size = ours.no_repeat_ngram_size
+    config.length_penalty, config.early_stopping = ours.length_penalty, ours.early_stopping
+    config.forced_bos_token_id, config.forced_eos_token_id = ours.forced_bos_token_id, ours.forced_eos_token_id
+    config.decoder_start_token_id, config.eos_token_id = ours.decoder_start_token_id, ours.eos_token_id
+    return config
+
+
 def prepare_generation(model, new_tokens: int, beams: int) -> None:
     model.generation_config = generation_config(model.generation_config, new_tokens, beams)
 
@@ -134,3 +149,30 @@ def pipeline(folders: dict[str, Path], threads: int, new_tokens: int) -> Engine:
         return run
 
     return loaded("pytorch", "reference", "transformers eager fp32, three models", build)
+
+
+def default_pipeline(folders: dict[str, Path], threads: int, generation, summarized: set[str]) -> Engine:
+    """End to end at our runtime's default settings: the three models, the summary with the same
+    generation settings as ours (`generation`, our GenerationConfig) and for the same tickets
+    (`summarized`: the ticket ids our default summarizes; the others are their own summary)."""
+
+    def build():
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        embed = load_embedder(folders["embedding"], threads)
+        classify = load_classifier(folders["sentiment"], threads)
+        torch = torch_threads(threads)
+        tokenizer = AutoTokenizer.from_pretrained(folders["summary"])
+        model = AutoModelForSeq2SeqLM.from_pretrained(folders["summary"]).eval()
+        model.generation_config = generation_like(model.generation_config, generation)
+        summarize = summary_runner(model, tokenizer, torch)
+
+        def run(tickets: list[dict]):
+            texts = ticket_texts(tickets)
+            long = [text for ticket, text in zip(tickets, texts, strict=True) if ticket["ticket_id"] in summarized]
+            return embed(texts), classify(texts), summarize(long) if long else []
+
+        return run
+
+    return loaded("pytorch", "reference", "transformers eager fp32, three models, our default generation settings",
+                  build)
