@@ -79,11 +79,13 @@ def summary_macs(source: int, new_tokens: int, dims: Dims) -> dict[str, Macs]:
             "decoder": decoder}
 
 
-def decoder_bytes_per_ticket(source: int, new_tokens: int, batch: int, dims: Dims, weight_bytes: int = 1) -> float:
+def decoder_bytes_per_ticket(source: int, new_tokens: int, batch: int, dims: Dims, weight_bytes: int = 1,
+                             cache_bytes: int = 2) -> float:
     """Bytes a greedy decode reads per ticket: the decoder weights once per step for the whole
-    batch (int8: 1 byte each), and per row the fp32 self- and cross-attention caches every step."""
+    batch (int8: 1 byte each), and per row its own self- and cross-attention caches every step
+    (float16 on the int8 variants: 2 bytes each; no padding is read)."""
     weights = dims.decoder_layers * (6 * dims.d**2 + 2 * dims.d * dims.ffn) + dims.d * dims.vocab
-    cache = sum(dims.decoder_layers * 2 * (step + source) * dims.d * 4 for step in range(1, new_tokens + 1))
+    cache = sum(dims.decoder_layers * 2 * (step + source) * dims.d * cache_bytes for step in range(1, new_tokens + 1))
     return new_tokens * weights * weight_bytes / batch + cache
 
 

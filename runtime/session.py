@@ -68,6 +68,12 @@ class SessionSettings:
     # onnxruntime 1.32's CPU SkipLayerNormalization is ~5x slower than the Add + LayerNormalization
     # it replaces (measured [10, 300, 1024]: 10.6 vs 2.0 ms; [8, 128, 768]: 2.6 vs 0.5 ms).
     disabled_optimizers: tuple[str, ...] = ("SkipLayerNormFusion",)
+    # Idle pool threads spin waiting for work. Off: on a shared host a spinning thread holds a core
+    # that the thread it waits for needs. Measured on 2 shared cores (load average 4-6), 2
+    # threads, interleaved with CTranslate2 int8: one ticket's summary 1.60x CTranslate2's time
+    # spinning, 0.89x not; at batch 10, 1.00x and 0.65x. In a container with a CPU quota a spinning
+    # thread also burns the quota.
+    spinning: bool = False
 
 
 _LEVELS = {
@@ -92,9 +98,8 @@ def make_session(path: str | Path, settings: SessionSettings) -> ort.InferenceSe
     if settings.profile_prefix:
         options.enable_profiling = True
         options.profile_file_prefix = settings.profile_prefix
-    # Spinning trades idle CPU for latency between the many short runs of a generation loop;
-    # with one thread there is nobody to wake, so it only burns the quota.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.threads > 1 else "0")
+    spin = settings.spinning and settings.threads > 1  # with one thread there is nobody to wake
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
                                     disabled_optimizers=list(settings.disabled_optimizers))
