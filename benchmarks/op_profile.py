@@ -76,8 +76,8 @@ class MergedDecoder:
 def run(graphs: dict[str, Path], tokenizer_path: Path, texts: list[str], batch: int,
         threads: int, tokens: int, work: Path, label: str) -> dict[str, collections.Counter]:
     """`graphs`: ours ("encoder", "cross_kv", "decoder") or Optimum's ("encoder", "decoder", merged)."""
+    from runtime.decoder import CachedDecoder, cross_cache
     from runtime.generate import GenerationConfig, generate
-    from runtime.summarize import CachedDecoder
     from runtime.text import load_tokenizer, pad
 
     tokenizer = load_tokenizer(tokenizer_path, 1024)
@@ -88,7 +88,8 @@ def run(graphs: dict[str, Path], tokenizer_path: Path, texts: list[str], batch: 
         encoded = pad([e.ids for e in tokenizer.encode_batch(texts[start : start + batch])], 1)
         (hidden,) = sessions["encoder"].run(None, {"input_ids": encoded.ids, "attention_mask": encoded.mask})
         if "cross_kv" in sessions:
-            decoder = CachedDecoder(sessions["cross_kv"], sessions["decoder"], hidden, encoded.mask)
+            cross = cross_cache(sessions["cross_kv"], sessions["decoder"], hidden, encoded.mask)
+            decoder = CachedDecoder(sessions["decoder"], cross, capacity=tokens + 1)
         else:
             decoder = MergedDecoder(sessions["decoder"], hidden, encoded.mask)
         generate(decoder, len(encoded.ids), config)
