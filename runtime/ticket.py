@@ -1,5 +1,5 @@
 """The ticket the engine works on. Validation of untrusted input happens before this, in
-ticket_enrich.schema (pydantic, shared by the CLI and the worker); here a mapping is only
+ticket_schema (pydantic, shared by the CLI and the worker); here a mapping is only
 converted, and every text field is capped before anything tokenizes it."""
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from runtime import Enricher, RuntimeArtifactError, RuntimeConfig, TicketRejected
-    from ticket_enrich.schema import validate_ticket
+    from ticket_schema import validate_ticket
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:

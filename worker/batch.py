@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.errors import TicketRejected
-from ticket_enrich.schema import validate_ticket
+from ticket_schema import validate_ticket
 from worker.messages import ParsedMessage, WorkItem
 from worker.records import (
     EnrichedRecord,

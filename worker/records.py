@@ -31,7 +31,7 @@ def rejection_key(source: str) -> str:
 
 
 def enriched_object_key(ticket_id: str) -> str:
-    # The ticket id pattern (ticket_enrich.schema.TICKET_ID_PATTERN) makes it a safe S3 key.
+    # The ticket id pattern (ticket_schema.TICKET_ID_PATTERN) makes it a safe S3 key.
     return f"{ticket_id}.json"
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from runtime.errors import TicketRejected
 from runtime.ticket import MAX_TEXT_CHARS, Ticket
-from ticket_enrich.schema import TICKET_ID_PATTERN, validate_ticket
+from ticket_schema import TICKET_ID_PATTERN, validate_ticket
 from worker.records import EnrichedRecord, RejectionRecord, enriched_document
 
 SENTIMENTS = ("NEGATIVE", "NEUTRAL", "POSITIVE")

@@ -18,7 +18,7 @@ from worker_harness import object_keys, queue_url, records, run_worker, upload
 
 from runtime.errors import TicketRejected
 from runtime.ticket import Ticket
-from ticket_enrich.schema import validate_ticket
+from ticket_schema import validate_ticket
 from worker.resources import queue_depth
 
 CASES = {case.name: case for case in CORPUS}

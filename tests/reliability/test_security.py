@@ -22,7 +22,7 @@ from pathlib import Path
 from worker_harness import REPO, records, ticket, upload, worker_env
 
 from runtime.ticket import MAX_TEXT_CHARS
-from ticket_enrich.schema import MAX_BODY_CHARS, MAX_SUBJECT_CHARS, validate_ticket
+from ticket_schema import MAX_BODY_CHARS, MAX_SUBJECT_CHARS, validate_ticket
 
 SERVING_PACKAGES = ("runtime", "worker", "ticket_enrich")
 AUDITED_WORKER = Path(__file__).with_name("audited_worker.py")

@@ -10,7 +10,7 @@ import pytest
 from worker_harness import records, run_worker, ticket, upload
 
 from runtime.errors import TicketRejected
-from ticket_enrich.schema import validate_ticket
+from ticket_schema import validate_ticket
 from worker.records import enriched_document
 from worker.resources import queue_depth
 

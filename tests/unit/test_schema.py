@@ -4,7 +4,7 @@ import pytest
 
 from runtime.errors import TicketRejected
 from runtime.ticket import MAX_TEXT_CHARS, Ticket
-from ticket_enrich.schema import MAX_TICKET_BYTES, validate_ticket
+from ticket_schema import MAX_TICKET_BYTES, validate_ticket
 
 GOOD = {
     "ticket_id": "TKT-1001",

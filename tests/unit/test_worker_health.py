@@ -59,8 +59,17 @@ def test_metrics_are_prometheus_text(served):
 
 
 def test_worker_imports_no_build_time_packages():
+    # The CLI package (ticket_enrich) launches the worker; the worker never imports it back.
     code = ("import sys, runtime, worker.app, worker.aws_cli, worker.cli, worker.fetch, worker.resources, worker.emulator; "
-            "bad = sorted(m for m in ('torch', 'transformers', 'optimum', 'export') if m in sys.modules); "
+            "bad = sorted(m for m in ('torch', 'transformers', 'optimum', 'export', 'ticket_enrich') if m in sys.modules); "
+            "print(','.join(bad))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_the_schema_imports_neither_the_worker_nor_the_cli():
+    code = ("import sys, ticket_schema; "
+            "bad = sorted(m for m in ('worker', 'ticket_enrich', 'export', 'torch', 'boto3') if m in sys.modules); "
             "print(','.join(bad))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
