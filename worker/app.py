@@ -1,4 +1,4 @@
-"""Wiring: settings + AWS clients + an Enricher -> a running Worker, its HTTP probes and its report.
+"""Wiring: settings + AWS clients + an engine (the runtime's Enricher) -> a running Worker, its HTTP probes and its report.
 
 `serve` is what `ticket-enrich worker` runs; `build_worker` is the same assembly without the
 process concerns (signals, HTTP, model loading), for callers that run a worker in-process.
@@ -12,8 +12,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
-from worker.aws import AwsClients, AwsError, resolve_queue_url
+from worker.aws import AwsClients, resolve_queue_url
 from worker.batch import BatchProcessor, Destinations
+from worker.engine import Engine
+from worker.errors import AwsError
 from worker.health import Health, HealthServer
 from worker.loop import PollSettings, RunStats, Worker, install_signal_handlers
 from worker.metrics import WorkerMetrics
@@ -40,15 +42,15 @@ def poll_settings(settings: Settings, until_empty: bool = False, **overrides: An
     return PollSettings(**{**values, **overrides})
 
 
-def build_worker(settings: Settings, clients: AwsClients, enricher: Any, pool: ThreadPoolExecutor,
+def build_worker(settings: Settings, clients: AwsClients, engine: Engine, pool: ThreadPoolExecutor,
                  poll: PollSettings, *, metrics: WorkerMetrics | None = None, health: Health | None = None,
                  stats: RunStats | None = None) -> Worker:
     metrics = metrics or WorkerMetrics()
     health = health or Health(stale_after=max_batch_seconds(settings))
     queue = Queue(clients.sqs, resolve_queue_url(clients.sqs, settings.queue), metrics)
-    processor = BatchProcessor(Objects(clients.s3), Records(clients.dynamodb, settings.table), enricher,
+    processor = BatchProcessor(Objects(clients.s3), Records(clients.dynamodb, settings.table), engine,
                                Destinations(settings.enriched_bucket), pool)
-    metrics.info.set(1, variant=str(getattr(enricher, "variant", "")), profile=str(getattr(enricher, "profile", "")))
+    metrics.info.set(1, variant=engine.variant, profile=engine.profile)
     return Worker(queue, processor, metrics, health, poll, stats)
 
 

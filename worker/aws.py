@@ -21,6 +21,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from worker.errors import AwsError
+
 
 def retry_config(total_attempts: int = 6) -> Config:
     """Botocore's `standard` retry mode: exponential backoff with jitter (at most ~31 s in all
@@ -49,10 +51,6 @@ class AwsClients:
             sqs=session.client("sqs", config=config),
             dynamodb=session.client("dynamodb", config=config),
         )
-
-
-class AwsError(RuntimeError):
-    """An AWS call failed after botocore's retries; the message names the call and what to check."""
 
 
 def error_code(exc: BaseException) -> str:

@@ -40,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
     from runtime.errors import RuntimeArtifactError
     from worker import resources
-    from worker.aws import AwsClients, AwsError, describe_failure
-    from worker.settings import Settings, SettingsError
+    from worker.aws import AwsClients, describe_failure
+    from worker.errors import SettingsError, WorkerError
+    from worker.settings import Settings
 
     try:
         settings = Settings.from_env(visibility_timeout=getattr(args, "visibility_timeout", None))
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         if args.action != "setup":
             print("Run `ticket-enrich aws setup` (make setup) first if the resources do not exist yet.", file=sys.stderr)
         return 1
-    except (AwsError, RuntimeArtifactError, FileNotFoundError, ValueError) as exc:
+    except (WorkerError, RuntimeArtifactError, FileNotFoundError, ValueError) as exc:
         print(f"ticket-enrich aws {args.action}: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -25,7 +25,8 @@ def run(args: argparse.Namespace, session: Any = None) -> int:
     """`session`: a boto3.Session to build the clients from (its event hooks apply); default the environment's."""
     from worker import logs
     from worker.app import serve
-    from worker.settings import Settings, SettingsError
+    from worker.errors import SettingsError
+    from worker.settings import Settings
 
     try:
         settings = Settings.from_env(

@@ -22,14 +22,12 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from worker.errors import EmulatorError
+
 HEALTH_PATH = "/moto-api/config"
 PID_FILE = "moto.pid"
 PORT_FILE = "moto.port"
 LOG_FILE = "moto.log"
-
-
-class EmulatorError(RuntimeError):
-    """The emulator did not start or stop; the message names the log file to read."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from worker.errors import SettingsError
+
 # field name -> environment variable
 ENV_NAMES = {
     "artifacts": "TICKET_ENRICH_ARTIFACTS",
@@ -31,10 +33,6 @@ ENV_NAMES = {
 # dominates): tens of seconds on two cores. Two minutes covers it with room, and a batch that
 # runs longer still keeps its messages because the worker extends their visibility.
 DEFAULT_VISIBILITY_TIMEOUT = 120
-
-
-class SettingsError(ValueError):
-    """A setting with a value the worker cannot use; the message names the variable."""
 
 
 class Settings(BaseModel):

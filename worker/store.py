@@ -12,20 +12,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from worker.aws import describe_failure, error_code
+from worker.errors import ObjectMissing, StoreError
 
 MISSING_OBJECT_CODES = {"NoSuchKey", "404", "NotFound"}
-
-
-class StoreError(RuntimeError):
-    """An S3 or DynamoDB call failed after retries; the ticket is left for redelivery."""
-
-    def __init__(self, message: str, code: str):
-        super().__init__(message)
-        self.code = code
-
-
-class ObjectMissing(StoreError):
-    """The object an event names no longer exists: retrying cannot help."""
 
 
 def _fail(action: str, exc: Exception) -> StoreError:
