@@ -50,7 +50,7 @@ def build_worker(settings: Settings, clients: AwsClients, engine: Engine, pool: 
     queue = Queue(clients.sqs, resolve_queue_url(clients.sqs, settings.queue), metrics)
     processor = BatchProcessor(Objects(clients.s3), Records(clients.dynamodb, settings.table), engine,
                                Destinations(settings.enriched_bucket), pool)
-    metrics.info.set(1, variant=engine.variant, profile=engine.profile)
+    metrics.set_runtime(variant=engine.variant, profile=engine.profile)
     return Worker(queue, processor, metrics, health, poll, stats)
 
 

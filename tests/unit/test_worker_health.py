@@ -51,10 +51,10 @@ def test_probes_follow_the_worker_state(served):
 
 def test_metrics_are_prometheus_text(served):
     url, _health, metrics, _clock = served
-    metrics.tickets.inc(2, outcome="rejected")
+    metrics.tickets.labels(outcome="rejected").inc(2)
     status, body = _get(url + "/metrics")
     assert status == 200
-    assert 'ticket_enrich_tickets_total{outcome="rejected"} 2' in body
+    assert 'ticket_enrich_tickets_total{outcome="rejected"} 2.0' in body
     assert _get(url + "/nope")[0] == 404
 
 
