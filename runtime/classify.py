@@ -15,7 +15,8 @@ from runtime.session import SessionSettings
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     shifted = logits - logits.max(axis=axis, keepdims=True)
     exp = np.exp(shifted)
-    return exp / exp.sum(axis=axis, keepdims=True)
+    probs: np.ndarray = exp / exp.sum(axis=axis, keepdims=True)
+    return probs
 
 
 @dataclass(frozen=True)
@@ -65,4 +66,5 @@ def combine_sentence_probs(whole: np.ndarray, sentences: np.ndarray, labels: tup
     pooled = np.where(np.asarray([label == neutral for label in labels]),
                       sentences.mean(axis=0), sentences.max(axis=0))
     combined = whole_weight * whole + (1.0 - whole_weight) * pooled
-    return combined / combined.sum()
+    normalized: np.ndarray = combined / combined.sum()
+    return normalized

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from runtime.manifest import PROFILES, VARIANTS
 
@@ -29,7 +30,7 @@ class RuntimeConfig:
     urgency_path: Path = DATA_DIR / "urgency.json"
     verify_hashes: bool = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.profile is not None and self.profile not in PROFILES:
             raise ValueError(f"profile {self.profile!r} is not one of {', '.join(PROFILES)}")
         if self.variant is not None and self.variant not in VARIANTS:
@@ -40,16 +41,15 @@ class RuntimeConfig:
             raise ValueError("neutral_below is a probability between 0 and 1")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> RuntimeConfig:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> RuntimeConfig:
         env = os.environ if environ is None else environ
 
-        def get(name: str) -> str | None:
-            value = env.get(ENV_PREFIX + name)
-            return value if value else None
+        def get(name: str) -> str:
+            return env.get(ENV_PREFIX + name) or ""
 
-        values = {
-            "profile": get("PROFILE"),
-            "variant": get("VARIANT"),
+        values: dict[str, Any] = {
+            "profile": get("PROFILE") or None,
+            "variant": get("VARIANT") or None,
             "threads": int(get("THREADS")) if get("THREADS") else None,
             "neutral_below": float(get("NEUTRAL_BELOW")) if get("NEUTRAL_BELOW") else None,
             "summary_min_words": int(get("SUMMARY_MIN_WORDS")) if get("SUMMARY_MIN_WORDS") else None,

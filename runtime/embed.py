@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
 
 from runtime.manifest import ModelEntry
 from runtime.session import SessionSettings, make_session
@@ -14,18 +18,20 @@ from runtime.text import load_tokenizer, pad, plan_batches, token_ids
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Average of the token vectors the mask keeps: [B, T, D], [B, T] -> [B, D]."""
     weights = mask[..., None].astype(hidden.dtype)
-    return (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    pooled: np.ndarray = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    return pooled
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.clip(norms, 1e-12, None)
+    unit: np.ndarray = vectors / np.clip(norms, 1e-12, None)
+    return unit
 
 
 class EncoderModel:
     """An encoder-only ONNX graph fed input_ids / attention_mask (/ token_type_ids)."""
 
-    def __init__(self, session, tokenizer, pad_id: int = 0, max_batch: int = 32):
+    def __init__(self, session: ort.InferenceSession, tokenizer: Tokenizer, pad_id: int = 0, max_batch: int = 32):
         self.session = session
         self.tokenizer = tokenizer
         self.pad_id = pad_id
@@ -38,7 +44,7 @@ class EncoderModel:
         session = make_session(Path(root) / entry.variants[variant].files["model"].path, settings)
         return cls(session, tokenizer, pad_id=int(entry.settings.get("pad_token_id", 0)))
 
-    def run_batches(self, texts: list[str], post) -> np.ndarray:
+    def run_batches(self, texts: list[str], post: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
         """Tokenize all texts, run length-sorted padded batches, apply `post(output, mask)` per
         batch and return the rows in the callers' order."""
         sequences = token_ids(self.tokenizer, texts)
@@ -51,7 +57,8 @@ class EncoderModel:
             output = self.session.run(None, feeds)[0]
             for row, value in zip(batch, post(output, encoded.mask), strict=True):
                 results[row] = value
-        return np.stack(results) if results else np.zeros((0, 0), np.float32)
+        # plan_batches covers every index: no row is left None.
+        return np.stack(cast("list[np.ndarray]", results)) if results else np.zeros((0, 0), np.float32)
 
 
 class Embedder:

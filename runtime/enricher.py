@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from runtime.config import RuntimeConfig
 from runtime.cpu import detect_cpu_features, select_variant
 from runtime.embed import Embedder
 from runtime.errors import RuntimeArtifactError
-from runtime.extractive import embed_sentences, pick_central
+from runtime.extractive import Sentences, embed_sentences, pick_central
 from runtime.heads import EmbeddingHead, fit_head, load_taxonomy
 from runtime.manifest import FileEntry, Manifest, ModelEntry, load_manifest, verify_files
 from runtime.result import Enrichment, Intent
@@ -34,6 +34,7 @@ from runtime.ticket import Ticket, as_ticket
 from runtime.urgency import load_rules
 
 log = logging.getLogger("ticket_enrich.runtime")
+T = TypeVar("T")
 
 
 def _artifact_hash(entry: ModelEntry, variant: str) -> str:
@@ -83,8 +84,10 @@ class Enricher:
             self.embedder = Embedder.load(root, self.embedding_entry, variant, settings)
         self.rules = load_rules(config.urgency_path)
         self.intent_head, self.intent_note = self._head("intent_head", config.intents_path)
-        self.sentiment_head, self.sentiment_note = (None, None) if self.profile == "full" else \
-            self._head("sentiment_head", config.sentiment_examples_path)
+        self.sentiment_head: EmbeddingHead | None = None
+        self.sentiment_note: str | None = None
+        if self.profile != "full":
+            self.sentiment_head, self.sentiment_note = self._head("sentiment_head", config.sentiment_examples_path)
         self.models = self._provenance()
         self.stand_in_fields = tuple(
             sorted(field for field, info in self.models.items() if info.get("stand_in"))
@@ -95,7 +98,7 @@ class Enricher:
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
-    def from_artifacts(cls, path: str | Path, config: RuntimeConfig | None = None, **overrides) -> Enricher:
+    def from_artifacts(cls, path: str | Path, config: RuntimeConfig | None = None, **overrides: Any) -> Enricher:
         """Read and verify the manifest, pick the CPU variant, load the models of the profile."""
         root = Path(path)
         config = config or RuntimeConfig.from_env(**overrides)
@@ -154,6 +157,7 @@ class Enricher:
             models["sentiment"] = model_info(self.manifest.models["sentiment"])
             models["summary"] = model_info(self.manifest.models["summary"])
         else:
+            assert self.sentiment_head is not None  # the offline profile fits or loads one
             models["sentiment"] = head_info("sentiment", "sentiment_head", self.sentiment_head, self.sentiment_note)
             models["summary"] = {"model": f"extractive ({emb.name} sentence centrality)", "variant": self.variant,
                                  "artifact_sha256": _artifact_hash(emb, self.variant), "stand_in": emb.source.stand_in}
@@ -168,24 +172,26 @@ class Enricher:
     def classify_intent(self, item: str | Ticket | Mapping[str, Any]) -> tuple[str, float]:
         return self.intent_head.predict(self.embed([item]))[0]
 
-    def _sentences(self, texts: list[str]):
+    def _sentences(self, texts: list[str]) -> Sentences | None:
         """Offline profile: every ticket's sentences and their embeddings, shared by the
         sentence-level sentiment and the extractive summary."""
         if self.profile == "full":
             return None
         return embed_sentences(texts, self.embedder.embed)
 
-    def _sentiments(self, texts: list[str], vectors: np.ndarray, sentences) -> list[Sentiment]:
+    def _sentiments(self, texts: list[str], vectors: np.ndarray, sentences: Sentences | None) -> list[Sentiment]:
         if self.sentiment_model is not None:
             probs = self.sentiment_model.probabilities(texts)
             return sentiment_from_probs(probs, self.sentiment_model.labels, self.config.neutral_below)
         head = self.sentiment_head
+        assert head is not None and sentences is not None  # the offline profile has both
         whole = head.probabilities(vectors)
         probs = np.stack([combine_sentence_probs(w, head.probabilities(block), head.labels)
                           for w, block in zip(whole, sentences[1], strict=True)])
         return sentiment_from_probs(probs, head.labels, 0.0)
 
-    def _summaries(self, texts: list[str], vectors: np.ndarray, sentences) -> tuple[list[str], list[str]]:
+    def _summaries(self, texts: list[str], vectors: np.ndarray,
+                   sentences: Sentences | None) -> tuple[list[str], list[str]]:
         short_words = self.config.summary_min_words
         # Short by words and by characters (one 99,000-character "word" is not short).
         long = [i for i, text in enumerate(texts)
@@ -197,6 +203,7 @@ class Enricher:
             made = self.summarizer.summarize([texts[i] for i in long], self.generation)
             kind = "abstractive"
         else:
+            assert sentences is not None  # the offline profile embeds them
             per_text, blocks = sentences
             made = [pick_central(per_text[i], blocks[i], vectors[i], self.config.extractive_sentences,
                                  self.config.extractive_max_words) for i in long]
@@ -214,7 +221,7 @@ class Enricher:
         texts = [t.text for t in tickets]
         timings: dict[str, float] = {}
 
-        def timed(stage: str, fn, *args):
+        def timed(stage: str, fn: Callable[..., T], *args: Any) -> T:
             start = time.perf_counter()
             value = fn(*args)
             timings[stage] = (time.perf_counter() - start) * 1000.0

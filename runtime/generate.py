@@ -12,10 +12,11 @@ there. The model itself is behind `StepDecoder`, so these loops run on any backe
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
+from runtime.manifest import ModelEntry
 from runtime.topk import top_k
 
 # transformers marks impossible beams with this score instead of -inf.
@@ -80,7 +81,7 @@ class GenerationConfig:
         return cls(**merged)
 
     @classmethod
-    def from_entry(cls, entry, **overrides: Any) -> GenerationConfig:
+    def from_entry(cls, entry: ModelEntry, **overrides: Any) -> GenerationConfig:
         """Defaults from a manifest ModelEntry (its `generation`, ids from its `settings`)."""
         ids = {k: v for k, v in entry.settings.items() if k.endswith("_token_id")}
         return cls.from_mapping(ids | dict(entry.generation), **overrides)
@@ -91,7 +92,7 @@ class GenerationConfig:
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """float32 log-softmax over the last axis in torch's order of operations: (x - max) - log(sum exp)."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
+    shifted: np.ndarray = logits - logits.max(axis=-1, keepdims=True)
     total = np.exp(shifted).sum(axis=-1, keepdims=True, dtype=np.float32)
     shifted -= np.log(total)
     return shifted
@@ -207,7 +208,8 @@ class BeamState:
             setattr(self, name, getattr(self, name)[keep])
 
     def best(self, item: int) -> list[int]:
-        return self.finished[item, 0, : self.finished_lengths[item, 0]].tolist()
+        ids: list[int] = self.finished[item, 0, : self.finished_lengths[item, 0]].tolist()
+        return ids
 
     def step(self, log_probs: np.ndarray, cur_len: int) -> np.ndarray:
         """One step of `_beam_search` on processed log-probs [items*beams, vocab] for sequences of
@@ -289,7 +291,7 @@ def beam_search(decoder: StepDecoder, batch: int, config: GenerationConfig) -> l
         if not state.searching() or settled.all():
             break
         if settled.any():
-            for index in np.flatnonzero(settled):
+            for index in map(int, np.flatnonzero(settled)):
                 results[items[index]] = state.best(index)
             keep = ~settled
             items = items[keep]
@@ -300,7 +302,7 @@ def beam_search(decoder: StepDecoder, batch: int, config: GenerationConfig) -> l
         logits = decoder.step(state.running[:, :, cur_len - 1].reshape(-1))
     for index, item in enumerate(items):
         results[item] = state.best(index)
-    return results
+    return cast("list[list[int]]", results)  # every input settled: no None left
 
 
 def generate(decoder: StepDecoder, batch: int, config: GenerationConfig) -> list[list[int]]:

@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class EmbeddingHead:
     bias: np.ndarray  # [K]
     temperature: float
     taxonomy_sha256: str
-    fit_report: dict
+    fit_report: dict[str, Any]
 
     def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
         logits = (np.asarray(embeddings, np.float64) - self.mean) @ self.weights + self.bias
@@ -140,7 +141,7 @@ def fit_head(embeddings: np.ndarray, targets: np.ndarray, taxonomy: Taxonomy) ->
     x = x - mean
     classes = len(taxonomy.labels)
     fold = _folds(targets, FOLDS)
-    best = None
+    best: tuple[float, float, np.ndarray] | None = None
     for lam in LAMBDAS:
         oof = np.zeros((len(x), classes))
         for k in range(FOLDS):
@@ -150,6 +151,7 @@ def fit_head(embeddings: np.ndarray, targets: np.ndarray, taxonomy: Taxonomy) ->
         accuracy = float((oof.argmax(axis=1) == targets).mean())
         if best is None or accuracy > best[1] + 1e-9:
             best = (lam, accuracy, oof)
+    assert best is not None, "LAMBDAS is empty"
     lam, accuracy, oof = best
     temperatures = np.exp(np.linspace(np.log(0.005), np.log(5.0), 161))
     losses = [_nll(oof / t, targets) for t in temperatures]

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import onnxruntime as ort
+from tokenizers import Tokenizer
 
 from runtime.errors import RuntimeArtifactError
 from runtime.generate import GenerationConfig, generate
@@ -44,7 +46,8 @@ def _run_bound(session: ort.InferenceSession, inputs: dict[str, ort.OrtValue], o
         session.run_with_iobinding(binding)
     except Exception as exc:  # onnxruntime's own error types
         raise RuntimeArtifactError(f"the summary {what} failed: {exc}") from exc
-    return binding.get_outputs()
+    values: list[ort.OrtValue] = binding.get_outputs()
+    return values
 
 
 def past_name(present: str) -> str:
@@ -91,7 +94,8 @@ class CachedDecoder:
         outputs = ["logits"] + [present_name(n) for n in self.self_names]
         logits, *presents = _run_bound(self.session, inputs, outputs, f"decoder on {tokens.shape} tokens")
         self.cache = dict(zip(self.self_names, presents, strict=True))
-        return logits.numpy()
+        step_logits: np.ndarray = logits.numpy()
+        return step_logits
 
     @staticmethod
     def _take(values: dict[str, ort.OrtValue], rows: np.ndarray) -> None:
@@ -119,7 +123,7 @@ class EncodedBatch:
 
 class Summarizer:
     def __init__(self, encoder: ort.InferenceSession, cross_kv: ort.InferenceSession,
-                 decoder: ort.InferenceSession, tokenizer, config: GenerationConfig, pad_id: int = 1,
+                 decoder: ort.InferenceSession, tokenizer: Tokenizer, config: GenerationConfig, pad_id: int = 1,
                  max_batch: int = 16):
         self.encoder = encoder
         self.cross_kv = cross_kv
@@ -133,7 +137,7 @@ class Summarizer:
     def load(cls, root: Path, entry: ModelEntry, variant: str, settings: SessionSettings) -> Summarizer:
         root = Path(root)
         chosen = entry.variants[variant]
-        files = chosen.files or entry.variants[chosen.same_as].files
+        files = chosen.files or entry.variants[chosen.same_as or variant].files
         missing = set(FILES) - set(files)
         if missing:
             raise RuntimeArtifactError(
@@ -143,8 +147,9 @@ class Summarizer:
             )
         max_input = entry.settings.get("max_input_length", entry.settings.get("max_length", 1024))
         tokenizer = load_tokenizer(root / entry.tokenizer.path, int(max_input))
+        encoder, cross_kv, decoder = make_sessions([root / files[name].path for name in FILES], settings)
         return cls(
-            *make_sessions([root / files[name].path for name in FILES], settings),
+            encoder, cross_kv, decoder,
             tokenizer,
             GenerationConfig.from_entry(entry),
             pad_id=int(entry.settings.get("pad_token_id", 1)),
@@ -177,6 +182,7 @@ class Summarizer:
                 hidden = np.zeros((len(order), longest, out.shape[-1]), dtype=np.float32)
             hidden[row : row + len(bucket), :width] = out
             row += len(bucket)
+        assert hidden is not None, "encode() is never called with no indices"
         return EncodedBatch(order=order, hidden=hidden, mask=mask)
 
     # ---- core -------------------------------------------------------------------------------
@@ -192,7 +198,7 @@ class Summarizer:
             decoder = CachedDecoder(self.cross_kv, self.decoder, batch.hidden, batch.mask)
             for index, tokens in zip(batch.order, generate(decoder, len(batch.order), config), strict=True):
                 results[index] = tokens
-        return results
+        return cast("list[list[int]]", results)  # every text was in one batch: no None left
 
     # ---- post -------------------------------------------------------------------------------
 

@@ -31,7 +31,8 @@ class Encoded:
 
     @property
     def lengths(self) -> np.ndarray:
-        return self.mask.sum(axis=1)
+        lengths: np.ndarray = self.mask.sum(axis=1)
+        return lengths
 
 
 def pad(sequences: list[list[int]], pad_id: int) -> Encoded:

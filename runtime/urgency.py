@@ -16,12 +16,12 @@ from runtime.errors import RuntimeArtifactError
 @dataclass(frozen=True)
 class Signal:
     name: str
-    patterns: tuple[re.Pattern, ...]
+    patterns: tuple[re.Pattern[str], ...]
     floor: int | None = None  # the level is at least this
     step: int = 0  # or it moves this many levels
     max_level: int | None = None  # a step never lifts past this
     cap: int | None = None  # a calm signal: at most this, when no floor fired
-    unless: tuple[re.Pattern, ...] = ()  # it does not fire when any of these match
+    unless: tuple[re.Pattern[str], ...] = ()  # it does not fire when any of these match
 
     def fires(self, text: str) -> bool:
         return any(p.search(text) for p in self.patterns) and not any(p.search(text) for p in self.unless)
@@ -100,21 +100,22 @@ def load_rules(path: str | Path) -> UrgencyRules:
         levels = tuple(raw["levels"])
         index = {name: i for i, name in enumerate(levels)}
 
-        def level(name: str | None) -> int | None:
-            if name is None:
-                return None
+        def level(name: str) -> int:
             if name not in index:
                 raise ValueError(f"unknown level {name!r}; levels are {', '.join(levels)}")
             return index[name]
+
+        def optional_level(name: str | None) -> int | None:
+            return None if name is None else level(name)
 
         signals = tuple(
             Signal(
                 name=item["name"],
                 patterns=tuple(re.compile(p) for p in item["patterns"]),
-                floor=level(item.get("floor")),
+                floor=optional_level(item.get("floor")),
                 step=int(item.get("step", 0)),
-                max_level=level(item.get("max_level")),
-                cap=level(item.get("cap")),
+                max_level=optional_level(item.get("max_level")),
+                cap=optional_level(item.get("cap")),
                 unless=tuple(re.compile(p) for p in item.get("unless", ())),
             )
             for item in raw["signals"]

@@ -77,7 +77,7 @@ def resolve_queue_url(sqs: Any, queue: str) -> str:
     if queue.startswith(("http://", "https://")):
         return queue
     try:
-        return sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        return str(sqs.get_queue_url(QueueName=queue)["QueueUrl"])
     except (ClientError, BotoCoreError) as exc:
         raise AwsError(
             describe_failure(f"looking up queue {queue!r}", exc) + "; run `ticket-enrich aws setup` to create it"

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any, TextIO
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fetch.add_argument("--to", dest="target", required=True, type=Path, help="local folder")
 
 
-def _print_status(state: dict, out) -> None:
+def _print_status(state: dict[str, Any], out: TextIO) -> None:
     for name, depth in state["queue"].items():
         print(f"queue  {name:<34} visible {depth['visible']:>5}  in flight {depth['in_flight']:>5}  "
               f"delayed {depth['delayed']:>5}", file=out)

@@ -45,13 +45,15 @@ class Emulator:
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def healthy(url: str, timeout: float = 1.0) -> bool:
     try:
         with urllib.request.urlopen(url + HEALTH_PATH, timeout=timeout) as response:
-            return 200 <= response.status < 300
+            status: int = response.status
+            return 200 <= status < 300
     except (urllib.error.URLError, OSError):
         return False
 

@@ -11,8 +11,8 @@ from worker.loop import RunStats
 MAX_ROWS = 200
 
 
-def _cut(text: Any, width: int) -> str:
-    text = " ".join(str(text if text is not None else "").split())
+def _cut(value: Any, width: int) -> str:
+    text = " ".join(str(value if value is not None else "").split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

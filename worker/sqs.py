@@ -53,7 +53,8 @@ class Queue:
         }
         if visibility_timeout:
             request["VisibilityTimeout"] = visibility_timeout
-        return self.sqs.receive_message(**request).get("Messages", [])
+        messages: list[dict[str, Any]] = self.sqs.receive_message(**request).get("Messages", [])
+        return messages
 
     def delete(self, messages: list[dict[str, Any]]) -> list[str]:
         """Delete in one call per 10 messages; returns the ids that could not be deleted (they

@@ -31,7 +31,8 @@ class Objects:
 
     def get(self, bucket: str, key: str) -> bytes:
         try:
-            return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            body: bytes = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return body
         except (ClientError, BotoCoreError) as exc:
             raise _fail(f"s3 GetObject s3://{bucket}/{key}", exc) from exc
 
@@ -95,4 +96,5 @@ class Records:
             response = self.dynamodb.get_item(TableName=self.table, Key={"ticket_id": {"S": ticket_id}})
         except (ClientError, BotoCoreError) as exc:
             raise _fail(f"dynamodb GetItem on {self.table}", exc) from exc
-        return response.get("Item")
+        item: dict[str, Any] | None = response.get("Item")
+        return item
