@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from kustomize_lite import build
+from kustomize import build
 
 ROOT = Path(__file__).resolve().parents[2]
 IAM = ROOT / "k8s" / "iam"
