@@ -55,7 +55,7 @@ test-artifacts: venv
 # ruff everywhere; mypy --strict on runtime/, worker/ and ticket_schema/ (settings in pyproject.toml,
 # cache in .mypy_cache: a few seconds cold, about one warm).
 lint: venv
-	$(BIN)/ruff check export runtime worker ticket_schema ticket_enrich tests benchmarks
+	$(BIN)/ruff check export runtime worker ticket_schema ticket_enrich tests benchmarks tools
 	$(BIN)/mypy
 
 test: venv lint test-artifacts
@@ -123,10 +123,10 @@ perf-check: venv
 # writes its summary to build/reliability/{chaos,load}.json; pass options with CHAOS_FLAGS / LOAD_FLAGS
 # (e.g. CHAOS_FLAGS="--tickets 1000 --kills 20"). About 3-6 minutes each on 2 cores.
 chaos: venv test-artifacts
-	$(BIN)/python tests/reliability/tools/chaos.py --artifacts $(TEST_ARTIFACTS) $(CHAOS_FLAGS)
+	$(BIN)/python -m tools.chaos --artifacts $(TEST_ARTIFACTS) $(CHAOS_FLAGS)
 
 load: venv test-artifacts
-	$(BIN)/python tests/reliability/tools/load.py --artifacts $(TEST_ARTIFACTS) $(LOAD_FLAGS)
+	$(BIN)/python -m tools.load --artifacts $(TEST_ARTIFACTS) $(LOAD_FLAGS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .mypy_cache

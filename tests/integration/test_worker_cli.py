@@ -9,9 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from worker_harness import REPO, ticket, worker_env
+from worker_harness import REPO, ticket
 
 from runtime.manifest import Manifest, ModelEntry, Source, Variant, file_entry
+from tools.rig import worker_env
 from worker import emulator as emu
 
 TICKET_ENRICH = str(Path(sys.executable).with_name("ticket-enrich"))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import boto3
 from faults import Fault
-from worker_harness import records, run_worker, ticket, upload
+from worker_harness import run_worker, ticket, upload
 
+from tools.rig import records
 from worker.aws import AwsClients, retry_config
 from worker.resources import queue_depth
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from worker_harness import object_keys, queue_url, records, run_worker, ticket, upload
+from worker_harness import queue_url, run_worker, ticket, upload
 
+from tools.rig import object_keys, records
 from worker.resources import queue_depth
 
 

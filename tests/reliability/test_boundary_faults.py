@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 from boundary_faults import DeleteEntriesFail, LostReply
 from faults import Fault
-from worker_harness import object_keys, queue_url, records, run_worker, ticket, upload
+from worker_harness import queue_url, run_worker, ticket, upload
 
+from tools.rig import object_keys, records
 from worker.aws import AwsClients, retry_config
 from worker.resources import queue_depth
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from worker_harness import records, run_worker, ticket, upload
+from worker_harness import run_worker, ticket, upload
 
 from runtime.errors import TicketRejected
 from ticket_schema import validate_ticket
+from tools.rig import records
 from worker.records import enriched_document
 from worker.resources import queue_depth
 
