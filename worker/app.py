@@ -12,6 +12,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
+import boto3
+
 from worker.aws import AwsClients, resolve_queue_url
 from worker.batch import BatchProcessor, Destinations
 from worker.engine import Engine
@@ -54,7 +56,7 @@ def build_worker(settings: Settings, clients: AwsClients, engine: Engine, pool: 
     return Worker(queue, processor, metrics, health, poll, stats)
 
 
-def serve(settings: Settings, *, until_empty: bool = False, report: bool = False, session: Any = None,
+def serve(settings: Settings, *, until_empty: bool = False, report: bool = False, session: boto3.Session | None = None,
           out: TextIO | None = None) -> int:
     """Load the models, poll until stopped (SIGTERM) or drained (`until_empty`); 0 on a clean stop."""
     from runtime import Enricher

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI imports boto3 only when it runs
+    import boto3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", action="store_true", help="print a table of the enriched tickets when done")
 
 
-def run(args: argparse.Namespace, session: Any = None) -> int:
+def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
     """`session`: a boto3.Session to build the clients from (its event hooks apply); default the environment's."""
     from worker import logs
     from worker.app import serve
