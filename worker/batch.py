@@ -122,12 +122,7 @@ class BatchProcessor:
         with self._stage(result, "fetch"):
             self._fetch(work)
         with self._stage(result, "validate"):
-            for w in work:
-                if w.body is not None:
-                    try:
-                        w.ticket = validate_ticket(w.body)
-                    except TicketRejected as exc:
-                        w.rejection = exc
+            self._validate(work)
         with self._stage(result, "dedupe"):
             leaders = self._dedupe(work)
         with self._stage(result, "enrich"):
@@ -161,15 +156,22 @@ class BatchProcessor:
 
         list(self.pool.map(get, [w for w in work if w.item.from_s3]))
 
+    @staticmethod
+    def _validate(work: list[Work]) -> None:
+        for w in work:
+            if w.body is not None:
+                try:
+                    w.ticket = validate_ticket(w.body)
+                except TicketRejected as exc:
+                    w.rejection = exc
+
     def _dedupe(self, work: list[Work]) -> list[Work]:
         """Settle the tickets already recorded; mark repeats of an id within the batch; return
         the first item of each id still to enrich."""
-        valid = [w for w in work if w.ticket is not None]
-        already = self._already_recorded([w.ticket.ticket_id for w in valid if w.ticket is not None])
+        valid = [(w, w.ticket.ticket_id) for w in work if w.ticket is not None]
+        already = self._already_recorded([ticket_id for _, ticket_id in valid])
         leaders: dict[str, Work] = {}
-        for w in valid:
-            ticket_id = w.ticket_id
-            assert ticket_id is not None
+        for w, ticket_id in valid:
             if ticket_id in already:
                 w.settle("duplicate", "already recorded")
             elif ticket_id in leaders:

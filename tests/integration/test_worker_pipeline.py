@@ -90,6 +90,22 @@ def test_malformed_tickets_get_rejection_records_and_are_not_retried(clients, st
     assert again.batches == 0
 
 
+def test_an_object_deleted_after_its_event_is_rejected_once(clients, stack, enricher):
+    upload(clients, stack, "gone.json", ticket("T-GONE"))
+    clients.s3.delete_object(Bucket=stack.raw_bucket, Key="gone.json")  # before any worker reads it
+    upload(clients, stack, "here.json", ticket("T-HERE"))
+    stats, _ = run_worker(stack, enricher, clients)
+
+    assert stats.outcomes == {"enriched": 1, "duplicate": 0, "rejected": 1, "failed": 0}
+    found = records(clients, stack)
+    gone = found[f"rejected:s3://{stack.raw_bucket}/gone.json"]
+    assert gone["field"]["S"] == "object" and "NoSuchKey" in gone["reason"]["S"]
+    assert sorted(found) == ["T-HERE", f"rejected:s3://{stack.raw_bucket}/gone.json"]
+    assert [r["source"] for r in stats.rejections] == [f"s3://{stack.raw_bucket}/gone.json"]
+    assert queue_depth(clients.sqs, stack.queue_name) == {"visible": 0, "in_flight": 0, "delayed": 0}
+    assert queue_depth(clients.sqs, stack.dlq_name)["visible"] == 0
+
+
 class ExplodingEnricher:
     """The real enricher, except that it raises whenever a batch holds the poison ticket."""
 
