@@ -214,7 +214,7 @@ class Enricher:
 
     def enrich(self, items: Iterable[Ticket | Mapping[str, Any]]) -> list[Enrichment]:
         """Enrich a batch (one ticket is a batch of one). Raises TicketRejected for a mapping
-        that is not a ticket; validate untrusted input with ticket_enrich.schema first."""
+        that is not a ticket; validate untrusted input with ticket_schema first."""
         tickets = [as_ticket(item) for item in items]
         if not tickets:
             return []
