@@ -28,6 +28,7 @@ from runtime.errors import RuntimeArtifactError
 from runtime.extractive import embed_sentences, pick_central
 from runtime.heads import EmbeddingHead, fit_head, load_taxonomy
 from runtime.manifest import FileEntry, Manifest, ModelEntry, load_manifest, verify_files
+from runtime.presets import SummaryPreset, fit_to_ticket, summary_preset
 from runtime.result import Enrichment, Intent
 from runtime.session import SessionSettings, available_cpus
 from runtime.ticket import Ticket, as_ticket
@@ -62,6 +63,7 @@ class Enricher:
         self.models: dict[str, dict[str, Any]] = {}
         self.sentiment_model: SequenceClassifier | None = None
         self.summarizer = None
+        self.summary_preset: SummaryPreset | None = None
         if self.profile == "full":
             from runtime.summarize import GenerationConfig, Summarizer
 
@@ -73,12 +75,8 @@ class Enricher:
                 sentiment = pool.submit(SequenceClassifier.load, root, manifest.models["sentiment"], variant, settings)
                 self.embedder = Embedder.load(root, self.embedding_entry, variant, settings)
                 self.summarizer, self.sentiment_model = summarizer.result(), sentiment.result()
-            overrides = {}
-            if config.summary_num_beams is not None:
-                overrides["num_beams"] = config.summary_num_beams
-            if config.summary_max_new_tokens is not None:
-                overrides["max_new_tokens"] = config.summary_max_new_tokens
-            self.generation = GenerationConfig.from_entry(entry, **overrides)
+            self.summary_preset = summary_preset(config.summary_preset, GenerationConfig.from_entry(entry),
+                                                 config.summary_num_beams, config.summary_max_new_tokens)
         else:
             self.embedder = Embedder.load(root, self.embedding_entry, variant, settings)
         self.rules = load_rules(config.urgency_path)
@@ -193,8 +191,9 @@ class Enricher:
         summaries, kinds = list(texts), ["original"] * len(texts)
         if not long:
             return summaries, kinds
-        if self.summarizer is not None:
-            made = self.summarizer.summarize([texts[i] for i in long], self.generation)
+        if self.summarizer is not None and (preset := self.summary_preset) is not None:
+            made = [fit_to_ticket(summary, texts[i]) for i, summary in zip(long, self.summarizer.summarize(
+                [texts[i] for i in long], preset.config, preset.budget), strict=True)]
             kind = "abstractive"
         else:
             per_text, blocks = sentences
@@ -231,6 +230,7 @@ class Enricher:
         summaries, kinds = timed("summary", self._summaries, texts, vectors, sentences)
         share = {stage: round(ms / len(tickets), 3) for stage, ms in timings.items()}
         share["total"] = round(sum(timings.values()) / len(tickets), 3)
+        preset = self.summary_preset.name if self.summary_preset else None
         return [
             Enrichment(
                 ticket_id=t.ticket_id,
@@ -245,10 +245,12 @@ class Enricher:
                 timings_ms=share,
                 batch_size=len(tickets),
                 stand_in_fields=self.stand_in_fields,
+                summary_preset=preset if kinds[i] == "abstractive" else None,
             )
             for i, t in enumerate(tickets)
         ]
 
     def describe(self) -> dict[str, Any]:
         return {"profile": self.profile, "variant": self.variant, "threads": self.settings.threads,
+                "summary_preset": self.summary_preset.name if self.summary_preset else None,
                 "artifacts": str(self.root), "models": self.models, "stand_in_fields": list(self.stand_in_fields)}
