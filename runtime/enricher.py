@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from runtime.classify import Sentiment, SequenceClassifier, combine_sentence_probs, sentiment_from_probs
+from runtime.classify import (
+    Sentiment,
+    SequenceClassifier,
+    combine_sentence_probs,
+    polar_or_neutral,
+    sentiment_from_probs,
+)
 from runtime.config import RuntimeConfig
 from runtime.cpu import detect_cpu_features, select_variant
 from runtime.embed import Embedder
@@ -81,8 +87,8 @@ class Enricher:
             self.embedder = Embedder.load(root, self.embedding_entry, variant, settings)
         self.rules = load_rules(config.urgency_path)
         self.intent_head, self.intent_note = self._head("intent_head", config.intents_path)
-        self.sentiment_head, self.sentiment_note = (None, None) if self.profile == "full" else \
-            self._head("sentiment_head", config.sentiment_examples_path)
+        # offline: the sentiment; full: whether the ticket is NEUTRAL (runtime.classify.polar_or_neutral)
+        self.sentiment_head, self.sentiment_note = self._head("sentiment_head", config.sentiment_examples_path)
         self.models = self._provenance()
         self.stand_in_fields = tuple(
             sorted(field for field, info in self.models.items() if info.get("stand_in"))
@@ -149,7 +155,8 @@ class Enricher:
                   "intent": head_info("intent", "intent_head", self.intent_head, self.intent_note),
                   "urgency": {"model": "rules", "artifact_sha256": self.rules.sha256, "stand_in": None}}
         if self.profile == "full":
-            models["sentiment"] = model_info(self.manifest.models["sentiment"])
+            models["sentiment"] = model_info(self.manifest.models["sentiment"]) | {"neutral": head_info(
+                "sentiment", "sentiment_head", self.sentiment_head, self.sentiment_note)}
             models["summary"] = model_info(self.manifest.models["summary"])
         else:
             models["sentiment"] = head_info("sentiment", "sentiment_head", self.sentiment_head, self.sentiment_note)
@@ -176,7 +183,8 @@ class Enricher:
     def _sentiments(self, texts: list[str], vectors: np.ndarray, sentences) -> list[Sentiment]:
         if self.sentiment_model is not None:
             probs = self.sentiment_model.probabilities(texts)
-            return sentiment_from_probs(probs, self.sentiment_model.labels, self.config.neutral_below)
+            return polar_or_neutral(probs, self.sentiment_model.labels, self.sentiment_head.probabilities(vectors),
+                                    self.sentiment_head.labels, self.config.neutral_below)
         head = self.sentiment_head
         whole = head.probabilities(vectors)
         probs = np.stack([combine_sentence_probs(w, head.probabilities(block), head.labels)
