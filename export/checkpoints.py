@@ -7,11 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from export.catalog import STAND_IN_ROLES, ModelSpec
 from export.errors import ExportError
@@ -47,16 +45,21 @@ def minilm_package_dir() -> Path:
 
 
 def hub_reachable(timeout_s: float = HUB_TIMEOUT_S) -> bool:
-    """A TCP connect to the Hub's host; no request is sent. False fast when offline."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+    """Whether the Hub answers a HEAD request sent through huggingface_hub's own HTTP session,
+    the one the download uses: HF_ENDPOINT, HTTPS_PROXY / HTTP_PROXY / NO_PROXY and the CA
+    settings apply exactly as they will to the download. False at once with HF_HUB_OFFLINE,
+    and within `timeout_s` when nothing answers; a 5xx (a proxy that cannot reach it) is False."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         return False
-    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    port = url.port or (443 if url.scheme == "https" else 80)
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
     try:
-        with socket.create_connection((url.hostname or "huggingface.co", port), timeout=timeout_s):
-            return True
-    except OSError:
+        response = get_session().head(f"{endpoint}/", timeout=timeout_s, allow_redirects=False)
+    except Exception:  # requests' ConnectionError, ProxyError, Timeout; huggingface_hub's OfflineModeIsEnabled
         return False
+    return response.status_code < 500
 
 
 def weight_files(folder: Path) -> list[Path]:
