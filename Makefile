@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARTIFACTS ?= artifacts
 TEST_ARTIFACTS ?= build/test-artifacts
+# Exported from checkpoint folders shaped like the Hub's (export/hub_layout.py), from the same tiny weights
+TEST_HUB_ARTIFACTS ?= build/test-artifacts-hub
 STANDINS ?=
 PROFILE ?=
 EXPORT_FLAGS ?=
@@ -51,12 +53,16 @@ export: venv
 
 test-artifacts: venv
 	$(BIN)/ticket-enrich export --out $(TEST_ARTIFACTS) --stand-ins tiny --profile full --force
+	$(BIN)/python -m export.hub_layout --size tiny
+	$(BIN)/ticket-enrich export --out $(TEST_HUB_ARTIFACTS) --profile full --force \
+		$$($(BIN)/python -m export.hub_layout --size tiny --flags)
 
 lint: venv
 	$(BIN)/ruff check export runtime worker ticket_enrich tests benchmarks
 
 test: venv lint test-artifacts
-	TEST_ARTIFACTS=$(abspath $(TEST_ARTIFACTS)) $(BIN)/python -m pytest tests $(PYTEST_FLAGS)
+	TEST_ARTIFACTS=$(abspath $(TEST_ARTIFACTS)) TEST_HUB_ARTIFACTS=$(abspath $(TEST_HUB_ARTIFACTS)) \
+		$(BIN)/python -m pytest tests $(PYTEST_FLAGS)
 
 # ---- local AWS (moto server over HTTP) -------------------------------------------------
 aws-up: venv

@@ -143,7 +143,7 @@ def resolve(
         source = Source("stand-in", spec.name, weights_sha256(folder), stand_in=options.stand_ins)
         return Checkpoint(spec, folder, source), ""
     if spec.hub_id and hub_ok():
-        folder = _download(spec)
+        folder = download(spec)
         check_folder(spec, folder)
         return Checkpoint(spec, folder, Source("hub", spec.hub_id, weights_sha256(folder))), ""
     how = f"{spec.folder_flag} DIR, {spec.folder_env}=DIR" if spec.folder_flag else "a local folder"
@@ -153,7 +153,7 @@ def resolve(
     )
 
 
-def _download(spec: ModelSpec) -> Path:
+def download(spec: ModelSpec) -> Path:
     from huggingface_hub import HfApi, snapshot_download
 
     try:
