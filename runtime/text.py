@@ -52,7 +52,7 @@ def largest_text_id(tokenizer: Tokenizer) -> int:
     makes it)."""
     spec = json.loads(tokenizer.to_str())
     model = spec["model"]
-    ids = set(tokenizer.encode("a").ids)  # what the post-processor adds around any text
+    ids: set[int] = set(tokenizer.encode("a").ids)  # what the post-processor adds around any text
     ids.update(t["id"] for t in spec.get("added_tokens", []) if not t.get("special"))
     if model.get("type") == "BPE":
         vocab: dict[str, int] = model["vocab"]
