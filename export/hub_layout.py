@@ -29,7 +29,6 @@ import os
 import shlex
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from export.standins import (
     BART_GENERATION,
     COMPLETE_MARKER,
     SIZES,
+    build_into,
     ensure_stand_in,
     gpt2_bpe_dir,
     stand_in_dir,
@@ -64,29 +64,21 @@ def hub_layout_dir(role: str, size: str, cache_dir: Path) -> Path:
 
 
 def ensure_hub_layout(role: str, size: str, cache_dir: Path) -> Path:
-    """The Hub-shaped checkpoint folder for `role` at `size`, built into `cache_dir` if missing."""
-    if role not in ROLES:
-        raise ExportError(f"no Hub-layout fixture for {role!r}; they exist for {', '.join(ROLES)}")
-    if size not in SIZES:
-        raise ExportError(f"unknown size {size!r}; use one of {', '.join(SIZES)}")
+    """The Hub-shaped checkpoint folder for `role` at `size`, built into `cache_dir` if missing
+    (ExportError for a role or size without a stand-in)."""
     target = hub_layout_dir(role, size, cache_dir)
+    source = ensure_stand_in(role, size, cache_dir)  # checks role and size
     if target.is_dir():  # renamed into place only when complete
         return target
-    source = ensure_stand_in(role, size, cache_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
-        staging = Path(tmp) / "checkpoint"
-        if role == "summary":
-            _distilbart(source, staging)
-        else:
-            _distilbert(source, staging)
+
+    def build(staging: Path) -> None:
+        (_distilbart if role == "summary" else _distilbert)(source, staging)
         # Not on the Hub: the stand-in marker, so that everything exported from this folder says
         # it comes from random weights (export/checkpoints.py reads it for local folders too).
         marker = json.loads((source / COMPLETE_MARKER).read_text(encoding="utf-8")) | {"layout": "hub"}
         (staging / COMPLETE_MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    return target
+
+    return build_into(target, build)
 
 
 def _save_bin(model: Any, out: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,15 +79,25 @@ def ensure_stand_in(role: str, size: str, cache_dir: Path) -> Path:
     target = stand_in_dir(role, size, cache_dir)
     if (target / COMPLETE_MARKER).is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
-        staging = Path(tmp) / "checkpoint"
+
+    def build(staging: Path) -> None:
         _build(role, size, staging)
         (staging / COMPLETE_MARKER).write_text(
             json.dumps({"role": role, "size": size, "seed": _SEEDS[role], "build_version": BUILD_VERSION})
             + "\n"
         )
-        shutil.rmtree(target, ignore_errors=True)  # a partial build from an interrupted run
+
+    return build_into(target, build)
+
+
+def build_into(target: Path, build: Callable[[Path], None]) -> Path:
+    """Run `build` on a staging folder beside `target`, then rename it into place: a folder at
+    `target` is always complete (a partial one from an interrupted run is replaced)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
+        staging = Path(tmp) / "checkpoint"
+        build(staging)
+        shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     return target
 

@@ -36,3 +36,14 @@ def hub_artifacts_dir() -> Path:
     if not (path / "manifest.json").is_file():
         pytest.fail(f"no Hub-layout test artifacts in {path}: run `make test-artifacts` (make test does it for you)")
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny PyTorch models run many small ops: on a busy 2-core machine one thread is far faster
+    than torch's contended pool. Use with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -29,6 +29,7 @@ from runtime.summarize import Summarizer
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # The settings the runtime's decoding reads.
 RUNTIME_SETTINGS = ("forced_bos_token_id", "forced_eos_token_id", "num_beams", "max_length", "min_length",
@@ -51,15 +52,6 @@ def manifest(hub_artifacts_dir):
 @pytest.fixture(scope="module")
 def folders(manifest, checkpoints_dir) -> dict[str, Path]:
     return {role: source_folder(role, manifest.models[role], checkpoints_dir) for role in ("sentiment", "summary")}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """A tiny model runs many small ops: on a busy 2-core machine one thread is far faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

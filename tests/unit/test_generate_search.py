@@ -18,15 +18,7 @@ transformers = pytest.importorskip("transformers")
 from runtime.generate import GenerationConfig, generate  # noqa: E402
 
 VOCAB, PAD, BOS, EOS = 96, 1, 0, 2
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models, many small ops: one thread is far faster than a contended pool."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
