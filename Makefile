@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARTIFACTS ?= artifacts
 TEST_ARTIFACTS ?= build/test-artifacts
+# Exported from checkpoint folders shaped like the Hub's (export/hub_layout.py), from the same tiny weights
+TEST_HUB_ARTIFACTS ?= build/test-artifacts-hub
 STANDINS ?=
 PROFILE ?=
 EXPORT_FLAGS ?=
@@ -27,13 +29,14 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export HF_HUB_ETAG_TIMEOUT ?= 3
 export HF_HUB_DOWNLOAD_TIMEOUT ?= 10
 
-.PHONY: help venv export test-artifacts test lint run worker aws-up aws-down setup seed status reset \
+.PHONY: help venv export test-artifacts test lint accuracy run worker aws-up aws-down setup seed status reset \
         bench bench-export perf-chart perf-check chaos load clean
 
 help:
 	@echo "make run     export the models, start the local AWS emulator, enrich the sample tickets, show them"
 	@echo "make test    build the tiny test artifacts and run the test suite"
 	@echo "make export [STANDINS=full|tiny] [PROFILE=full|offline]   build artifacts/"
+	@echo "make accuracy [PROFILE=full|offline] [ARTIFACTS=dir]   score the labelled tickets"
 	@echo "make aws-up | setup | seed | worker | status | reset | aws-down"
 	@echo "make bench-export | bench | perf-chart | perf-check   the performance suite (docs/PERFORMANCE.md)"
 
@@ -51,6 +54,14 @@ export: venv
 
 test-artifacts: venv
 	$(BIN)/ticket-enrich export --out $(TEST_ARTIFACTS) --stand-ins tiny --profile full --force
+	$(BIN)/python -m export.hub_layout --size tiny
+	$(BIN)/ticket-enrich export --out $(TEST_HUB_ARTIFACTS) --profile full --force \
+		$$($(BIN)/python -m export.hub_layout --size tiny --flags)
+
+# Score tests/data/labelled_tickets.jsonl with $(ARTIFACTS) (PROFILE=full|offline; default: the artifacts'
+# profile). Figures from stand-in weights are meaningless, and the report says so.
+accuracy: venv
+	$(BIN)/ticket-enrich accuracy --artifacts $(ARTIFACTS) $(if $(PROFILE),--profile $(PROFILE)) --out build/accuracy-$(or $(PROFILE),default).json
 
 # ruff everywhere; mypy --strict on runtime/, worker/ and ticket_schema/ (settings in pyproject.toml,
 # cache in .mypy_cache: a few seconds cold, about one warm).
@@ -59,7 +70,8 @@ lint: venv
 	$(BIN)/mypy
 
 test: venv lint test-artifacts
-	TEST_ARTIFACTS=$(abspath $(TEST_ARTIFACTS)) $(BIN)/python -m pytest tests $(PYTEST_FLAGS)
+	TEST_ARTIFACTS=$(abspath $(TEST_ARTIFACTS)) TEST_HUB_ARTIFACTS=$(abspath $(TEST_HUB_ARTIFACTS)) \
+		$(BIN)/python -m pytest tests $(PYTEST_FLAGS)
 
 # ---- local AWS (moto server over HTTP) -------------------------------------------------
 aws-up: venv

@@ -20,7 +20,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from runtime.classify import Sentiment, SequenceClassifier, combine_sentence_probs, sentiment_from_probs
+from runtime.classify import (
+    Sentiment,
+    SequenceClassifier,
+    combine_sentence_probs,
+    polar_or_neutral,
+    sentiment_from_probs,
+)
 from runtime.config import RuntimeConfig
 from runtime.cpu import detect_cpu_features, select_variant
 from runtime.embed import Embedder
@@ -28,6 +34,7 @@ from runtime.errors import RuntimeArtifactError
 from runtime.extractive import Sentences, embed_sentences, pick_central
 from runtime.heads import EmbeddingHead, fit_head, load_taxonomy
 from runtime.manifest import FileEntry, Manifest, ModelEntry, load_manifest, verify_files
+from runtime.presets import SummaryPreset, fit_to_ticket, summary_preset
 from runtime.result import Enrichment, Intent
 from runtime.session import SessionSettings, available_cpus
 from runtime.ticket import Ticket, as_ticket
@@ -63,6 +70,7 @@ class Enricher:
         self.models: dict[str, dict[str, Any]] = {}
         self.sentiment_model: SequenceClassifier | None = None
         self.summarizer = None
+        self.summary_preset: SummaryPreset | None = None
         if self.profile == "full":
             from runtime.summarize import GenerationConfig, Summarizer
 
@@ -74,20 +82,14 @@ class Enricher:
                 sentiment = pool.submit(SequenceClassifier.load, root, manifest.models["sentiment"], variant, settings)
                 self.embedder = Embedder.load(root, self.embedding_entry, variant, settings)
                 self.summarizer, self.sentiment_model = summarizer.result(), sentiment.result()
-            overrides = {}
-            if config.summary_num_beams is not None:
-                overrides["num_beams"] = config.summary_num_beams
-            if config.summary_max_new_tokens is not None:
-                overrides["max_new_tokens"] = config.summary_max_new_tokens
-            self.generation = GenerationConfig.from_entry(entry, **overrides)
+            self.summary_preset = summary_preset(config.summary_preset, GenerationConfig.from_entry(entry),
+                                                 config.summary_num_beams, config.summary_max_new_tokens)
         else:
             self.embedder = Embedder.load(root, self.embedding_entry, variant, settings)
         self.rules = load_rules(config.urgency_path)
         self.intent_head, self.intent_note = self._head("intent_head", config.intents_path)
-        self.sentiment_head: EmbeddingHead | None = None
-        self.sentiment_note: str | None = None
-        if self.profile != "full":
-            self.sentiment_head, self.sentiment_note = self._head("sentiment_head", config.sentiment_examples_path)
+        # offline: the sentiment; full: whether the ticket is NEUTRAL (runtime.classify.polar_or_neutral)
+        self.sentiment_head, self.sentiment_note = self._head("sentiment_head", config.sentiment_examples_path)
         self.models = self._provenance()
         self.stand_in_fields = tuple(
             sorted(field for field, info in self.models.items() if info.get("stand_in"))
@@ -154,10 +156,10 @@ class Enricher:
                   "intent": head_info("intent", "intent_head", self.intent_head, self.intent_note),
                   "urgency": {"model": "rules", "artifact_sha256": self.rules.sha256, "stand_in": None}}
         if self.profile == "full":
-            models["sentiment"] = model_info(self.manifest.models["sentiment"])
+            models["sentiment"] = model_info(self.manifest.models["sentiment"]) | {"neutral": head_info(
+                "sentiment", "sentiment_head", self.sentiment_head, self.sentiment_note)}
             models["summary"] = model_info(self.manifest.models["summary"])
         else:
-            assert self.sentiment_head is not None  # the offline profile fits or loads one
             models["sentiment"] = head_info("sentiment", "sentiment_head", self.sentiment_head, self.sentiment_note)
             models["summary"] = {"model": f"extractive ({emb.name} sentence centrality)", "variant": self.variant,
                                  "artifact_sha256": _artifact_hash(emb, self.variant), "stand_in": emb.source.stand_in}
@@ -182,9 +184,10 @@ class Enricher:
     def _sentiments(self, texts: list[str], vectors: np.ndarray, sentences: Sentences | None) -> list[Sentiment]:
         if self.sentiment_model is not None:
             probs = self.sentiment_model.probabilities(texts)
-            return sentiment_from_probs(probs, self.sentiment_model.labels, self.config.neutral_below)
+            return polar_or_neutral(probs, self.sentiment_model.labels, self.sentiment_head.probabilities(vectors),
+                                    self.sentiment_head.labels, self.config.neutral_below)
         head = self.sentiment_head
-        assert head is not None and sentences is not None  # the offline profile has both
+        assert sentences is not None  # the offline profile embeds them
         whole = head.probabilities(vectors)
         probs = np.stack([combine_sentence_probs(w, head.probabilities(block), head.labels)
                           for w, block in zip(whole, sentences[1], strict=True)])
@@ -199,8 +202,9 @@ class Enricher:
         summaries, kinds = list(texts), ["original"] * len(texts)
         if not long:
             return summaries, kinds
-        if self.summarizer is not None:
-            made = self.summarizer.summarize([texts[i] for i in long], self.generation)
+        if self.summarizer is not None and (preset := self.summary_preset) is not None:
+            made = [fit_to_ticket(summary, texts[i]) for i, summary in zip(long, self.summarizer.summarize(
+                [texts[i] for i in long], preset.config, preset.budget), strict=True)]
             kind = "abstractive"
         else:
             assert sentences is not None  # the offline profile embeds them
@@ -238,6 +242,7 @@ class Enricher:
         summaries, kinds = timed("summary", self._summaries, texts, vectors, sentences)
         share = {stage: round(ms / len(tickets), 3) for stage, ms in timings.items()}
         share["total"] = round(sum(timings.values()) / len(tickets), 3)
+        preset = self.summary_preset.name if self.summary_preset else None
         return [
             Enrichment(
                 ticket_id=t.ticket_id,
@@ -252,10 +257,12 @@ class Enricher:
                 timings_ms=share,
                 batch_size=len(tickets),
                 stand_in_fields=self.stand_in_fields,
+                summary_preset=preset if kinds[i] == "abstractive" else None,
             )
             for i, t in enumerate(tickets)
         ]
 
     def describe(self) -> dict[str, Any]:
         return {"profile": self.profile, "variant": self.variant, "threads": self.settings.threads,
+                "summary_preset": self.summary_preset.name if self.summary_preset else None,
                 "artifacts": str(self.root), "models": self.models, "stand_in_fields": list(self.stand_in_fields)}

@@ -31,6 +31,7 @@ class Enrichment:
     timings_ms: dict[str, float]  # this ticket's share of each stage of its batch
     batch_size: int = 1
     stand_in_fields: tuple[str, ...] = field(default_factory=tuple)
+    summary_preset: str | None = None  # the preset (runtime/presets.py) that made an abstractive summary
 
     def to_dict(self) -> dict[str, Any]:
         enrichment: dict[str, Any] = {
@@ -40,6 +41,7 @@ class Enrichment:
             "urgency": {"level": self.urgency.level, "signals": list(self.urgency.signals)},
             "summary": self.summary,
             "summary_kind": self.summary_kind,
+            "summary_preset": self.summary_preset,
             "profile": self.profile,
             "models": self.models,
             "timings_ms": dict(self.timings_ms, batch_size=self.batch_size),

@@ -10,7 +10,10 @@ import sys
 # The modules are light at import time; each imports what it needs inside `run`.
 SUBCOMMANDS = {
     "export": ("export.cli", "build verified, quantized ONNX artifacts (needs the `export` extra)"),
+    "parity": ("export.recheck", "check artifacts again against the checkpoints they were exported from "
+               "(needs the `export` extra)"),
     "enrich": ("ticket_enrich.enrich_cmd", "enrich tickets from a JSONL file, one enriched JSON per line"),
+    "accuracy": ("ticket_enrich.accuracy_cmd", "score the hand-labelled tickets with the given artifacts and profile"),
     "worker": ("worker.cli", "poll SQS, enrich, write DynamoDB + S3"),
     "aws": ("worker.aws_cli", "create, seed, inspect and empty the queue, buckets and table"),
 }

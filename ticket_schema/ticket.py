@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from runtime.errors import TicketRejected
-from runtime.ticket import Ticket
+from runtime.ticket import Ticket, normalize_created_at
 
 MAX_TICKET_BYTES = 256 * 1024  # a whole ticket document, as stored in S3 or sent on SQS
 MAX_SUBJECT_CHARS = 1_000
@@ -47,7 +47,7 @@ class TicketIn(BaseModel):
     subject: str = Field(default="", max_length=MAX_SUBJECT_CHARS)
     body: str = Field(default="", max_length=MAX_BODY_CHARS)
     priority: str | None = None
-    created_at: str | None = Field(default=None, max_length=64)
+    created_at: str | None = None  # epoch seconds or ISO 8601 in; ISO 8601, UTC, out
     customer_id: str | None = Field(default=None, max_length=128)
     metadata: TicketMetadata = Field(default_factory=TicketMetadata)
 
@@ -62,6 +62,11 @@ class TicketIn(BaseModel):
         if "\x00" in value:
             raise ValueError("contains NUL characters")
         return value
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _normalized_time(cls, value: Any) -> str | None:
+        return normalize_created_at(value)
 
     @field_validator("priority")
     @classmethod

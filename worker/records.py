@@ -76,6 +76,7 @@ class EnrichedRecord(BaseModel):
     sentiment_score: Score = _from_enrichment("sentiment", "score")
     summary: str = _from_enrichment("summary")
     summary_kind: str = _from_enrichment("summary_kind")
+    summary_preset: str | None = _from_enrichment("summary_preset")
     profile: str = _from_enrichment("profile")
     models: dict[str, dict[str, Any]] = _from_enrichment("models")
     # From the worker.

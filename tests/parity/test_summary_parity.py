@@ -1,4 +1,5 @@
-"""The runtime's summaries against transformers `generate()` on the DistilBART stand-in.
+"""The runtime's summaries against transformers `generate()` on the DistilBART the artifacts were
+exported from (TEST_ARTIFACTS; the tiny stand-in in `make test`).
 
 The runtime runs the exported encoder + merged decoder (onnxruntime, its own search loop);
 the reference runs the stand-in checkpoint the artifacts were exported from (PyTorch). In fp32
@@ -57,9 +58,9 @@ def entry(artifacts_dir):
 
 @pytest.fixture(scope="module")
 def reference(entry, checkpoints_dir):
-    from export.standins import ensure_stand_in
+    from export.recheck import source_folder
 
-    folder = ensure_stand_in("summary", entry.source.stand_in or "tiny", checkpoints_dir)
+    folder = source_folder("summary", entry, checkpoints_dir)  # the checkpoint the manifest records
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
     model = transformers.AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
     return tokenizer, model
