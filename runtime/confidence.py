@@ -9,12 +9,14 @@ exactly what the runtime serves:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from runtime.classify import combine_sentence_probs, softmax
 from runtime.domain import towards_uniform
+from runtime.extractive import MAX_SENTENCES
 from runtime.heads import TEMPERATURES, EmbeddingHead
 
 Sentences = tuple[list[list[str]], list[np.ndarray]]  # per ticket: its sentences and their embeddings
@@ -32,15 +34,33 @@ def finish(probs: np.ndarray, temperature: float, in_domain: np.ndarray) -> np.n
     return towards_uniform(sharpen(probs, temperature), in_domain)
 
 
-def pooled_sentiment(head: EmbeddingHead, texts: Sequence[str], vectors: np.ndarray,
-                     sentences: Sentences) -> np.ndarray:
-    """Sentiment of the whole text and of its sentences, combined (combine_sentence_probs)."""
+_CLAUSE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def sentiment_sentences(text: str) -> list[str]:
+    """Finer than the summary's sentences: any . ! ? or line break ends one, capital or not
+    ("honestly your FAQ is useless. where are the docs"), and two words are enough ("Absolutely
+    unacceptable."). Measured on the dev tickets: +0.9 and +1.3 points over the summary's split."""
+    parts = [part.strip() for part in _CLAUSE_END.split(text) if part.strip()]
+    useful = [part for part in parts if len(part.split()) >= 2]
+    return (useful or parts or [text])[:MAX_SENTENCES]
+
+
+def pooled_sentiment(head: EmbeddingHead, texts: Sequence[str], vectors: np.ndarray, sentences: Sentences,
+                     embed: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """Sentiment of the whole text and of its sentences, combined (combine_sentence_probs).
+    `sentences` are the summary's (already embedded); the finer ones not among them are embedded here."""
     whole = head.probabilities(vectors, texts)
     if not len(texts):
         return whole
+    known = {s: v for found, block in zip(*sentences, strict=True) for s, v in zip(found, block, strict=True)}
+    finer = [sentiment_sentences(text) for text in texts]
+    missing = list(dict.fromkeys(s for found in finer for s in found if s not in known))
+    if missing:
+        known.update(zip(missing, embed(missing), strict=True))
     return np.stack([
-        combine_sentence_probs(w, head.probabilities(block, sentence_texts), head.labels)
-        for w, sentence_texts, block in zip(whole, sentences[0], sentences[1], strict=True)
+        combine_sentence_probs(w, head.probabilities(np.stack([known[s] for s in found]), found), head.labels)
+        for w, found in zip(whole, finer, strict=True)
     ])
 
 

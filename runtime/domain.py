@@ -51,8 +51,8 @@ def nearest_cosine(embeddings: np.ndarray, reference: np.ndarray, exclude_self: 
     sims = np.asarray(embeddings, np.float32) @ reference.T
     if exclude_self:  # a training example is not evidence for itself
         sims[sims > 0.9999] = -1.0
-    top = np.sort(sims, axis=1)[:, -NEAREST:]
-    return top.mean(axis=1).astype(np.float64)
+    top: np.ndarray = np.sort(sims, axis=1)[:, -NEAREST:].mean(axis=1).astype(np.float64)
+    return top
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,8 @@ class DomainModel:
         """Probability, per ticket, that it is an English support ticket."""
         features = np.hstack([nearest_cosine(embeddings, self.reference.astype(np.float32))[:, None],
                               text_features(texts, vocabulary)])
-        return 1.0 / (1.0 + np.exp(-(features @ self.weights + self.bias)))
+        probability: np.ndarray = 1.0 / (1.0 + np.exp(-(features @ self.weights + self.bias)))
+        return probability
 
     def to_json(self) -> str:
         packed = base64.b64encode(self.reference.astype("<f2").tobytes()).decode("ascii")
@@ -106,4 +107,5 @@ def towards_uniform(probs: np.ndarray, in_domain: np.ndarray) -> np.ndarray:
     """Mix each row with the uniform distribution by (1 - its in-domain score): the argmax stays,
     the confidence drops when the text does not look like a ticket."""
     d = np.asarray(in_domain, np.float64)[:, None]
-    return d * probs + (1.0 - d) / probs.shape[1]
+    mixed: np.ndarray = d * probs + (1.0 - d) / probs.shape[1]
+    return mixed

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from runtime.classify import Sentiment, SequenceClassifier, sentiment_from_probs
-from runtime.confidence import finish, pooled_sentiment
+from runtime.confidence import Sentences, finish, pooled_sentiment
 from runtime.config import RuntimeConfig
 from runtime.cpu import detect_cpu_features, select_variant
 from runtime.domain import DomainModel, towards_uniform
@@ -240,14 +240,14 @@ class Enricher:
         return [Intent(self.intent_head.labels[int(row.argmax())], float(row.max()), float(row.max()) < threshold)
                 for row in probs]
 
-    def _sentences(self, texts: list[str]):
+    def _sentences(self, texts: list[str]) -> Sentences | None:
         """Offline profile: every ticket's sentences and their embeddings, shared by the
         sentence-level sentiment and the extractive summary."""
         if self.profile == "full":
             return None
         return embed_sentences(texts, self.embedder.embed)
 
-    def _sentiments(self, texts: list[str], vectors: np.ndarray, sentences,
+    def _sentiments(self, texts: list[str], vectors: np.ndarray, sentences: Sentences | None,
                     in_domain: np.ndarray) -> tuple[np.ndarray, list[Sentiment]]:
         """The offline head's three-way probabilities of the whole texts (an urgency input in both
         profiles) and the sentiment each enrichment reports."""
@@ -260,7 +260,9 @@ class Enricher:
             scores = [d * s.score + (1.0 - d) / 3.0 for s, d in zip(found, in_domain, strict=True)]
         else:
             head = self.sentiment_head
-            probs = finish(pooled_sentiment(head, texts, vectors, sentences), head.pipeline_temperature, in_domain)
+            assert sentences is not None  # the offline profile always splits the tickets into sentences
+            probs = finish(pooled_sentiment(head, texts, vectors, sentences, self.embedder.embed),
+                           head.pipeline_temperature, in_domain)
             found = sentiment_from_probs(probs, head.labels, 0.0)
             scores = [s.score for s in found]
         threshold = self.config.sentiment_uncertain_below

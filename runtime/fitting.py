@@ -104,11 +104,14 @@ def calibrate_heads(embed: Embed, vocabulary: Collection[str], domain: DomainMod
             continue
         sub = [texts[i] for i in kept]
         probs = (head.probabilities(vectors[kept], sub) if kind == "intent"
-                 else pooled_sentiment(head, sub, vectors[kept], embed_sentences(sub, embed)))
+                 else pooled_sentiment(head, sub, vectors[kept], embed_sentences(sub, embed), embed))
         targets = np.asarray([head.labels.index(examples.labels[i][kind]) for i in kept])
         scores = in_domain[kept]
-        temperature, nll = fit_pipeline_temperature(
-            lambda t, probs=probs, scores=scores: finish(probs, t, scores), targets)
+
+        def final_at(t: float, probs: np.ndarray = probs, scores: np.ndarray = scores) -> np.ndarray:
+            return finish(probs, t, scores)
+
+        temperature, nll = fit_pipeline_temperature(final_at, targets)
         report = {**head.fit_report, "pipeline_temperature": round(temperature, 4),
                   "calibration_tickets": len(kept), "calibration_nll": round(nll, 4)}
         out.append(replace(head, pipeline_temperature=temperature, fit_report=report))

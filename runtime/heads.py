@@ -81,7 +81,8 @@ class Ridge:
     bias: np.ndarray  # [K]
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        return (np.asarray(x, np.float64) - self.mean) @ self.weights + self.bias
+        scores: np.ndarray = (np.asarray(x, np.float64) - self.mean) @ self.weights + self.bias
+        return scores
 
     def to_dict(self) -> dict[str, Any]:
         return {"mean": self.mean.tolist(), "weights": self.weights.tolist(), "bias": self.bias.tolist()}

@@ -42,11 +42,6 @@ class UrgencyEvidence:
     intent: np.ndarray  # [N, K] probabilities, in the intent head's label order
     sentiment: np.ndarray  # [N, 3] probabilities, in the sentiment head's label order
 
-    def subset(self, rows: np.ndarray) -> UrgencyEvidence:
-        index = np.flatnonzero(rows) if rows.dtype == bool else rows
-        return UrgencyEvidence([self.texts[i] for i in index], self.embeddings[index],
-                               [self.priorities[i] for i in index], self.intent[index], self.sentiment[index])
-
 
 def _fixed_features(rules: UrgencyRules, evidence: UrgencyEvidence) -> tuple[np.ndarray, list[tuple[str, ...]]]:
     """Signals, stated priority, sentiment and intent: everything but the embedding projection."""
