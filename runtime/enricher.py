@@ -237,7 +237,7 @@ class Enricher:
 
     def _intents(self, probs: np.ndarray) -> list[Intent]:
         threshold = self.config.intent_uncertain_below
-        return [Intent(self.intent_head.labels[int(row.argmax())], float(row.max()), float(row.max()) < threshold)
+        return [Intent(self.intent_head.labels[int(row.argmax())], float(row.max()), bool(row.max() < threshold))
                 for row in probs]
 
     def _sentences(self, texts: list[str]) -> Sentences | None:
@@ -257,7 +257,7 @@ class Enricher:
             probs = self.sentiment_model.probabilities(texts)
             found = sentiment_from_probs(probs, self.sentiment_model.labels, self.config.neutral_below)
             # the reported score is pulled towards 1/3 as the other labels' probabilities are
-            scores = [d * s.score + (1.0 - d) / 3.0 for s, d in zip(found, in_domain, strict=True)]
+            scores = [float(d * s.score + (1.0 - d) / 3.0) for s, d in zip(found, in_domain, strict=True)]
         else:
             head = self.sentiment_head
             assert sentences is not None  # the offline profile always splits the tickets into sentences
@@ -266,13 +266,14 @@ class Enricher:
             found = sentiment_from_probs(probs, head.labels, 0.0)
             scores = [s.score for s in found]
         threshold = self.config.sentiment_uncertain_below
-        return whole, [replace(s, score=score, uncertain=score < threshold) for s, score in zip(found, scores, strict=True)]
+        return whole, [replace(s, score=float(score), uncertain=bool(score < threshold))
+                       for s, score in zip(found, scores, strict=True)]
 
     def _urgencies(self, tickets: list[Ticket], texts: list[str], vectors: np.ndarray, intent_probs: np.ndarray,
                    sentiment_probs: np.ndarray, in_domain: np.ndarray) -> list[Urgency]:
         evidence = UrgencyEvidence(texts, vectors, [t.priority for t in tickets], intent_probs, sentiment_probs)
         threshold = self.config.urgency_uncertain_below
-        return [replace(u, uncertain=u.confidence < threshold)
+        return [replace(u, uncertain=bool(u.confidence < threshold))
                 for u in self.urgency_model.assess(self.rules, evidence, in_domain)]
 
     def _summaries(self, texts: list[str], vectors: np.ndarray, sentences) -> tuple[list[str], list[str]]:

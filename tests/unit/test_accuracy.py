@@ -127,3 +127,14 @@ def test_uncertain_thresholds_are_settable(artifacts_dir):
     assert {"confidence", "uncertain", "signals"} <= set(body["urgency"]) and 0 < body["in_domain"] <= 1
     with pytest.raises(ValueError, match="intent_uncertain_below"):
         RuntimeConfig(intent_uncertain_below=1.5)
+
+
+def test_both_profiles_write_plain_json_flags(artifacts_dir):
+    """The worker writes the enrichment with json.dumps: every flag must be a plain bool."""
+    for profile in ("offline", "full"):
+        enricher = Enricher.from_artifacts(artifacts_dir, RuntimeConfig(profile=profile, summary_max_new_tokens=4))
+        [result] = enricher.enrich([{"ticket_id": "J", "body": "My parcel is late again, this is annoying."}])
+        body = json.loads(json.dumps(result.to_dict()))["enrichment"]
+        for label in ("intent", "sentiment", "urgency"):
+            assert isinstance(body[label]["uncertain"], bool), (profile, label)
+        assert isinstance(body["sentiment"]["score"], float) and isinstance(body["in_domain"], float)
