@@ -23,6 +23,7 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 class Sentiment:
     label: str  # POSITIVE | NEGATIVE | NEUTRAL
     score: float  # probability of the label the model preferred
+    uncertain: bool = False  # score below the configured threshold (RuntimeConfig.sentiment_uncertain_below)
 
 
 def sentiment_from_probs(probs: np.ndarray, labels: tuple[str, ...], neutral_below: float) -> list[Sentiment]:

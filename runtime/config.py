@@ -31,6 +31,10 @@ class RuntimeConfig:
     sentiment_examples_path: Path = DATA_DIR / "sentiment.json"
     urgency_path: Path = DATA_DIR / "urgency.json"
     verify_hashes: bool = True
+    # a label whose calibrated confidence is below its threshold is flagged `uncertain` (docs/LABELS.md)
+    intent_uncertain_below: float = 0.60
+    sentiment_uncertain_below: float = 0.60
+    urgency_uncertain_below: float = 0.50
 
     def __post_init__(self) -> None:
         if self.profile is not None and self.profile not in PROFILES:
@@ -43,6 +47,9 @@ class RuntimeConfig:
             raise ValueError("neutral_below is a probability between 0 and 1")
         if self.summary_preset not in PRESETS:
             raise ValueError(f"summary preset {self.summary_preset!r} is not one of {', '.join(PRESETS)}")
+        for name in ("intent_uncertain_below", "sentiment_uncertain_below", "urgency_uncertain_below"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a probability between 0 and 1")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> RuntimeConfig:
@@ -62,6 +69,8 @@ class RuntimeConfig:
             "summary_num_beams": int(get("SUMMARY_NUM_BEAMS")) if get("SUMMARY_NUM_BEAMS") else None,
             "intents_path": Path(get("INTENTS")) if get("INTENTS") else None,
             "urgency_path": Path(get("URGENCY")) if get("URGENCY") else None,
+            **{f"{label}_uncertain_below": float(value) for label in ("intent", "sentiment", "urgency")
+               if (value := get(f"{label.upper()}_UNCERTAIN_BELOW"))},
         }
         config = cls(**{k: v for k, v in values.items() if v is not None})
         return replace(config, **overrides) if overrides else config

@@ -78,3 +78,7 @@ class Embedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         """[len(texts), dim] float32 embeddings, unit length."""
         return self.model.run_batches(texts, self._post).astype(np.float32, copy=False)
+
+    def vocabulary(self) -> frozenset[str]:
+        """The whole words the tokenizer knows (no word pieces): evidence of English text."""
+        return frozenset(token for token in self.model.tokenizer.get_vocab() if token.isalpha())

@@ -15,6 +15,7 @@ from runtime.urgency import Urgency
 class Intent:
     label: str
     confidence: float
+    uncertain: bool = False  # confidence below RuntimeConfig.intent_uncertain_below
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,18 @@ class Enrichment:
     batch_size: int = 1
     stand_in_fields: tuple[str, ...] = field(default_factory=tuple)
     summary_preset: str | None = None  # the preset (runtime/presets.py) that made an abstractive summary
+    in_domain: float = 1.0  # how much the text looks like an English support ticket (runtime/domain.py)
 
     def to_dict(self) -> dict[str, Any]:
         enrichment: dict[str, Any] = {
             "embedding": np.round(self.embedding.astype(np.float64), 7).tolist(),
-            "sentiment": {"label": self.sentiment.label, "score": round(self.sentiment.score, 4)},
-            "intent": {"label": self.intent.label, "confidence": round(self.intent.confidence, 4)},
-            "urgency": {"level": self.urgency.level, "signals": list(self.urgency.signals)},
+            "sentiment": {"label": self.sentiment.label, "score": round(self.sentiment.score, 4),
+                          "uncertain": bool(self.sentiment.uncertain)},
+            "intent": {"label": self.intent.label, "confidence": round(self.intent.confidence, 4),
+                       "uncertain": bool(self.intent.uncertain)},
+            "urgency": {"level": self.urgency.level, "confidence": round(self.urgency.confidence, 4),
+                        "uncertain": bool(self.urgency.uncertain), "signals": list(self.urgency.signals)},
+            "in_domain": round(float(self.in_domain), 4),
             "summary": self.summary,
             "summary_kind": self.summary_kind,
             "summary_preset": self.summary_preset,

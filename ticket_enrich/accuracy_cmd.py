@@ -1,10 +1,11 @@
-"""`ticket-enrich accuracy --artifacts DIR [--profile full|offline]` (`make accuracy PROFILE=full`):
-score hand-labelled tickets (default tests/data/labelled_tickets.jsonl: intent, urgency and
-sentiment labels, written independently of the heads' examples) with the given artifacts and
-profile, print the report as JSON and, with --out, write it.
+"""`ticket-enrich accuracy --artifacts DIR [--profile full|offline] [--labelled FILE]`
+(`make accuracy PROFILE=full`): score labelled tickets (default tests/data/labelled_tickets.jsonl)
+with the given artifacts and profile — accuracy, macro-F1, per class, confusions, calibration
+(ticket_enrich/evaluate.py) — print the report as JSON and, with --out, write it.
 
 Figures for a model with stand-in weights (random) are meaningless, and the command says so
-loudly, on stderr and in the report's `stand_in_fields` and `warning`.
+loudly, on stderr and in the report's `stand_in_fields` and `warning`. In the full profile the
+NEUTRAL decision (MiniLM's three-way head, real weights even then) is also scored on its own.
 """
 
 from __future__ import annotations
@@ -12,65 +13,42 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 LABELLED = Path("tests/data/labelled_tickets.jsonl")
-LEVELS = ("low", "medium", "high", "critical")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--artifacts", default="artifacts", help="folder with manifest.json (default: artifacts)")
     parser.add_argument("--profile", choices=("full", "offline"), help="default: the artifacts' profile")
-    parser.add_argument("--labelled", type=Path, default=LABELLED, help=f"JSONL of labelled tickets (default {LABELLED})")
+    parser.add_argument("--labelled", type=Path, default=LABELLED,
+                        help=f"JSONL of tickets with `labels` (intent/sentiment/urgency) (default {LABELLED})")
     parser.add_argument("--out", type=Path, help="also write the report here (JSON)")
-    parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=16)
 
 
-def _scores(gold: list[str], predicted: list[str]) -> dict[str, Any]:
-    pairs = list(zip(gold, predicted, strict=True))
-    return {
-        "accuracy": round(sum(g == p for g, p in pairs) / len(pairs), 3),
-        "per_label_recall": {label: round(sum(p == label for g, p in pairs if g == label) / max(1, gold.count(label)), 3)
-                             for label in sorted(set(gold))},
-        "top_confusions": [f"{g} -> {p}: {n}" for (g, p), n in Counter(x for x in pairs if x[0] != x[1]).most_common(5)],
-    }
+def score(enricher: Any, path: Path, batch_size: int = 16) -> dict[str, Any]:
+    """The report of `enricher` on the labelled file at `path`."""
+    from ticket_enrich.evaluate import LABEL_KINDS, enrich_all, read_labelled
+    from ticket_enrich.evaluate import score as score_kind
 
-
-def report(rows: list[dict[str, Any]], results: list[Any]) -> dict[str, Any]:
-    """Accuracy, per-label recall and the commonest confusions of intent, sentiment and urgency
-    (`results`: the Enrichments of `rows`, in order), plus urgency within one level, intent
-    accuracy where its confidence is >= 0.8, and the NEUTRAL decision as neutral-vs-polar."""
-    predicted = {"intent": [r.intent.label for r in results], "sentiment": [r.sentiment.label for r in results],
-                 "urgency": [r.urgency.level for r in results]}
-    gold = {key: [row["labels"][key] for row in rows] for key in predicted}
-    out: dict[str, Any] = {key: _scores(gold[key], predicted[key]) for key in predicted}
-    out["urgency"]["within_one_level"] = round(sum(
-        abs(LEVELS.index(g) - LEVELS.index(p)) <= 1 for g, p in zip(gold["urgency"], predicted["urgency"], strict=True)
-    ) / len(results), 3)
-    confident = [(r, g) for r, g in zip(results, gold["intent"], strict=True) if r.intent.confidence >= 0.8]
-    out["intent"]["accuracy_when_confidence_ge_0.8"] = round(sum(r.intent.label == g for r, g in confident)
-                                                             / max(1, len(confident)), 3)
-    out["intent"]["share_with_confidence_ge_0.8"] = round(len(confident) / len(results), 3)
-    neutral = [(g == "NEUTRAL") == (p == "NEUTRAL") for g, p in zip(gold["sentiment"], predicted["sentiment"], strict=True)]
-    out["sentiment"]["neutral_vs_polar"] = round(sum(neutral) / len(neutral), 3)
-    out["tickets"] = len(results)
-    return out
-
-
-def score(enricher: Any, rows: list[dict[str, Any]], batch_size: int = 10) -> dict[str, Any]:
-    results = []
-    for start in range(0, len(rows), batch_size):
-        results.extend(enricher.enrich(rows[start : start + batch_size]))
-    found = report(rows, results)
-    found["profile"] = enricher.profile
-    head = getattr(enricher, "sentiment_head", None)
-    if enricher.profile == "full" and head is not None:  # the NEUTRAL decision alone: MiniLM, real weights
-        said = [head.labels[int(row.argmax())] == "NEUTRAL" for row in head.probabilities([r.embedding for r in results])]
-        found["sentiment"]["neutral_head_vs_polar"] = round(sum(
-            s == (row["labels"]["sentiment"] == "NEUTRAL") for s, row in zip(said, rows, strict=True)) / len(rows), 3)
-    fields = list(getattr(enricher, "stand_in_fields", ()))
+    labelled = read_labelled(path)
+    results = enrich_all(enricher, labelled.tickets, batch_size)
+    found: dict[str, Any] = {"labelled": str(path), "tickets": len(results), "profile": enricher.profile}
+    for kind in LABEL_KINDS:
+        if any(kind in row for row in labelled.labels):
+            found[kind] = score_kind(labelled, results, kind).to_dict()
+    gold = [row.get("sentiment") for row in labelled.labels]
+    if "sentiment" in found:
+        said = [r.sentiment.label == "NEUTRAL" for r in results]
+        found["sentiment"]["neutral_vs_polar"] = _agreement(said, gold)
+        if enricher.profile == "full":  # the NEUTRAL decision alone: MiniLM, real weights
+            head = enricher.sentiment_head
+            probs = head.probabilities([r.embedding for r in results], [t.text for t in labelled.tickets])
+            found["sentiment"]["neutral_head_vs_polar"] = _agreement(
+                [head.labels[int(row.argmax())] == "NEUTRAL" for row in probs], gold)
+    fields = list(enricher.stand_in_fields)
     if fields:
         found["stand_in_fields"] = fields
         found["warning"] = (f"{', '.join(fields)} come from STAND-IN models with random weights: their figures "
@@ -78,17 +56,21 @@ def score(enricher: Any, rows: list[dict[str, Any]], batch_size: int = 10) -> di
     return found
 
 
+def _agreement(said_neutral: list[bool], gold: list[str | None]) -> float:
+    pairs = [(s, g == "NEUTRAL") for s, g in zip(said_neutral, gold, strict=True) if g is not None]
+    return round(sum(s == g for s, g in pairs) / len(pairs), 3)
+
+
 def run(args: argparse.Namespace) -> int:
     from runtime import Enricher, RuntimeArtifactError, RuntimeConfig
 
     try:
-        rows = [json.loads(line) for line in args.labelled.read_text(encoding="utf-8").splitlines() if line.strip()]
         enricher = Enricher.from_artifacts(args.artifacts, RuntimeConfig.from_env(
             **({"profile": args.profile} if args.profile else {})))
+        found = score(enricher, args.labelled, args.batch_size)
     except (OSError, ValueError, RuntimeArtifactError) as exc:
         print(f"cannot score: {exc}", file=sys.stderr)
         return 2
-    found = score(enricher, rows, args.batch_size)
     text = json.dumps(found, indent=2)
     print(text)
     if args.out:
