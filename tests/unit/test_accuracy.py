@@ -35,11 +35,20 @@ LABELLED_SETS = [
     pytest.param("tests/data/labelled_tickets.jsonl",
                  {"intent": 0.86, "sentiment": 0.75, "urgency": 0.68, "ece": 0.09, "urgency_over_stated_priority": 0.25},
                  id="labelled-tickets"),
+    # Held out (tests/data/heldout/README.md): written apart from and after the training examples,
+    # labelled by docs/LABELLING.md, never tuned on. Floors a little under the figures measured when
+    # the set arrived (docs/LABELS.md), so that a regression fails; they are not the goals.
+    pytest.param("tests/data/heldout/helpdesk.jsonl",
+                 {"intent": 0.87, "sentiment": 0.70, "urgency": 0.68, "ece": 0.12, "urgency_over_stated_priority": 0.20},
+                 id="heldout-helpdesk"),
+    pytest.param("tests/data/heldout/banking.jsonl", {"intent": 0.90, "ece": 0.10}, id="heldout-banking"),
 ]
 # (file, floors): the least share of texts whose every label is flagged uncertain, per kind of text
 UNLABELLED_SETS = [
     pytest.param("tests/data/dev/no_label.jsonl", {"share_uncertain": 0.9, "intent_mean_confidence_below": 0.3},
                  id="dev-no-label"),
+    pytest.param("tests/data/heldout/no_label.jsonl", {"share_uncertain": 0.65, "intent_mean_confidence_below": 0.45},
+                 id="heldout-no-label"),
 ]
 
 
