@@ -57,7 +57,7 @@ class RuntimeConfig:
             "threads": int(get("THREADS")) if get("THREADS") else None,
             "neutral_below": float(get("NEUTRAL_BELOW")) if get("NEUTRAL_BELOW") else None,
             "summary_min_words": int(get("SUMMARY_MIN_WORDS")) if get("SUMMARY_MIN_WORDS") else None,
-            "summary_preset": get("SUMMARY_PRESET"),
+            "summary_preset": get("SUMMARY_PRESET") or None,
             "summary_max_new_tokens": int(get("SUMMARY_MAX_NEW_TOKENS")) if get("SUMMARY_MAX_NEW_TOKENS") else None,
             "summary_num_beams": int(get("SUMMARY_NUM_BEAMS")) if get("SUMMARY_NUM_BEAMS") else None,
             "intents_path": Path(get("INTENTS")) if get("INTENTS") else None,
