@@ -9,9 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
-from worker_harness import records, run_worker, upload
+from worker_harness import run_worker, upload
 
 from tests.special_tokens import special_tickets
+from tools.rig import records
 from worker.resources import queue_depth
 
 SEED = Path(__file__).resolve().parents[2] / "samples" / "seed"
