@@ -7,7 +7,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # boto3 and pydantic load only when a command runs
+    from worker.aws import AwsClients
+    from worker.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(clients: Any, settings: Any, ticket_id: str, as_json: bool) -> int:
+def _show(clients: AwsClients, settings: Settings, ticket_id: str, as_json: bool) -> int:
     from worker import show
 
     found = show.find(clients, settings, ticket_id)
