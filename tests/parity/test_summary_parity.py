@@ -166,7 +166,7 @@ def test_int8_agreement_is_reported(artifacts_dir, entry, reference, case, capsy
             if config.forced_bos_token_id is not None:
                 assert seq[1] == config.forced_bos_token_id
         why = (f"; the {entry.source.stand_in} stand-in has random weights, whose next-token scores are nearly "
-               "tied, so int8 rounding changes greedy choices and the sequences diverge by design"
+               "tied, so int8 rounding can change greedy choices: sequences may diverge by design"
                if entry.source.stand_in else "")
         with capsys.disabled():
             print(f"\n[summary int8 agreement] {variant} {case}: {identical}/{len(texts)} sequences identical "
