@@ -22,6 +22,7 @@ WORKDIR /src
 COPY pyproject.toml README.m[d] ./
 COPY runtime/ runtime/
 COPY worker/ worker/
+COPY ticket_schema/ ticket_schema/
 COPY ticket_enrich/ ticket_enrich/
 # `.` and not `.[export]`: the export extra (torch, transformers, optimum) stays out of the image.
 RUN /opt/venv/bin/pip install . \

@@ -35,7 +35,7 @@ def peak_rss_mb() -> float:
 def ours(config: dict, worker: bool):
     if worker:
         import worker.app  # noqa: F401  (boto3, pydantic: what a worker process holds)
-        from ticket_enrich.schema import validate_ticket
+        from ticket_schema import validate_ticket
     from runtime import Enricher, RuntimeConfig
 
     imported = time.time()

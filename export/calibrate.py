@@ -2,8 +2,8 @@
 
 The quantizer uses them only to pick, per MatMul, the few input channels whose activations
 dwarf the rest (export/quantize.py); quantization itself stays dynamic. Ranges are keyed by
-node name, so ranges measured on Optimum's plain `decoder_model.onnx` also serve the merged
-decoder, whose branches reuse those node names.
+node name. Only top-level MatMuls are measured: the graphs the export writes are flat (the
+summary's three included), and the outlier split refuses a graph with subgraphs.
 """
 
 from __future__ import annotations

@@ -9,7 +9,12 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from export.pipeline import ExportOptions
 
 ENV_FOLDERS = {"sentiment": "TICKET_ENRICH_SENTIMENT_DIR", "summary": "TICKET_ENRICH_SUMMARY_DIR"}
 ENV_CHECKPOINTS = "TICKET_ENRICH_CHECKPOINTS"
@@ -52,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def options_from(args: argparse.Namespace, environ: dict[str, str] | os._Environ = os.environ):
+def options_from(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> ExportOptions:
     """The one place the export reads its environment variables."""
     from export.pipeline import ExportOptions
 
@@ -72,7 +77,7 @@ def options_from(args: argparse.Namespace, environ: dict[str, str] | os._Environ
     )
 
 
-def _quiet() -> None:
+def quiet() -> None:
     """Optimum, torch's tracer and the ONNX quantizer warn a lot about things that do not apply
     here; the export prints its own progress and its parity figures instead."""
     import logging
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         options = options_from(args)
-        _quiet()
+        quiet()
         from export.pipeline import run_export
 
         state = run_export(options, log)

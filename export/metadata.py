@@ -1,9 +1,9 @@
-"""What the manifest records about a checkpoint besides its graphs: runtime settings, labels,
-generation config, the tokenizer file and the tool versions."""
+"""What the manifest records about a checkpoint besides its graphs: the config as transformers
+loads it, runtime settings, the tokenizer file and the tool versions. Labels and generation
+settings are the architecture's (export/architectures/)."""
 
 from __future__ import annotations
 
-import json
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -30,32 +30,17 @@ def tool_versions() -> dict[str, str]:
 
 
 def read_config(folder: Path) -> dict[str, Any]:
+    """The model config as transformers loads it (`AutoConfig`), as a plain dict: class defaults
+    filled in and legacy keys translated (a Hub config.json may hold neither as we would write it)."""
+    from transformers import AutoConfig
+
+    if not (folder / "config.json").is_file():
+        raise ExportError(f"cannot read {folder / 'config.json'}: no such file")
     try:
-        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        config: dict[str, Any] = AutoConfig.from_pretrained(str(folder), local_files_only=True).to_dict()
+    except Exception as exc:  # transformers raises OSError/ValueError/KeyError for broken configs
         raise ExportError(f"cannot read {folder / 'config.json'}: {exc}") from exc
-
-
-def labels(spec: ModelSpec, config: dict[str, Any]) -> tuple[str, ...]:
-    """Classifier labels in id order from config.id2label (empty for the other models)."""
-    id2label = config.get("id2label") or {}
-    if spec.parity != "classifier" or not id2label:
-        return ()
-    return tuple(id2label[key] for key in sorted(id2label, key=int))
-
-
-def generation(spec: ModelSpec, folder: Path, config: dict[str, Any]) -> dict[str, Any]:
-    """The checkpoint's generation config as a plain dict (seq2seq models only)."""
-    if spec.parity != "seq2seq":
-        return {}
-    path = folder / "generation_config.json"
-    found = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    keys = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id", "forced_bos_token_id",
-            "forced_eos_token_id", "num_beams", "max_length", "min_length", "no_repeat_ngram_size",
-            "length_penalty", "early_stopping")  # fmt: skip
-    merged = {key: config[key] for key in keys if config.get(key) is not None}
-    merged.update({k: v for k, v in found.items() if not k.startswith("_") and k != "transformers_version"})
-    return dict(sorted(merged.items()))
+    return config
 
 
 def settings(spec: ModelSpec, config: dict[str, Any]) -> dict[str, Any]:
@@ -63,21 +48,11 @@ def settings(spec: ModelSpec, config: dict[str, Any]) -> dict[str, Any]:
 
     # The graphs ship pre-optimized at this onnxruntime level (export/optimize.py): loading
     # them at a lower level loses nothing and starts faster.
-    values = {**spec.settings, "graph_optimization": LEVEL}
-    if spec.parity == "seq2seq":
-        heads = config["decoder_attention_heads"]
-        values.update(
-            num_layers=config["decoder_layers"],
-            num_heads=heads,
-            head_dim=config["d_model"] // heads,
-            d_model=config["d_model"],
-            vocab_size=config["vocab_size"],
-            pad_token_id=config["pad_token_id"],
-            bos_token_id=config["bos_token_id"],
-            eos_token_id=config["eos_token_id"],
-            decoder_start_token_id=config["decoder_start_token_id"],
-        )
-    return values
+    # vocab_size: the rows of the embedding table; the runtime refuses a tokenizer whose text
+    # could produce an id past it (runtime/text.py).
+    # The architecture's own come last (export/architectures: a decoder's shape and special ids).
+    return {**spec.settings, "graph_optimization": LEVEL, "vocab_size": config["vocab_size"],
+            **spec.arch.settings(config)}
 
 
 def pad_token_id(config: dict[str, Any]) -> int:

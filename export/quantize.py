@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from export.errors import ExportError
+
 SPLIT_SUFFIX = "_outliers_fp32"
 
 
@@ -88,15 +90,6 @@ class OutlierSplit:
 PRESETS = (QuantPreset.avx512_vnni, QuantPreset.avx512, QuantPreset.avx2, QuantPreset.arm64)
 
 
-def _graphs(graph):
-    """`graph` and every subgraph below it (the merged decoder's If branches)."""
-    yield graph
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.g is not None and attr.type == attr.GRAPH:
-                yield from _graphs(attr.g)
-
-
 def _safe(name: str) -> str:
     return name.strip("/").replace("/", "_").replace(":", "_")
 
@@ -122,7 +115,10 @@ def split_outliers(model, absmax: dict[str, np.ndarray], max_channels: int, rati
     if max_channels <= 0:
         return []
     top = model.graph
-    inits = {init.name: init for g in _graphs(top) for init in g.initializer}
+    if any(attr.type in (attr.GRAPH, attr.GRAPHS) for node in top.node for attr in node.attribute):
+        raise ExportError(f"graph {top.name!r} has subgraphs (If, Loop or Scan): the outlier split handles flat "
+                          "graphs only, as the export writes them (export/bart_graphs.py for the summary)")
+    inits = {init.name: init for init in top.initializer}
     added: set[str] = {init.name for init in top.initializer}
     zeroed: dict[str, tuple[int, ...]] = {}  # weight name -> outlier rows zeroed in it
     side_nodes: list[str] = []
@@ -145,78 +141,78 @@ def split_outliers(model, absmax: dict[str, np.ndarray], max_channels: int, rati
         idx = outlier_channels(ranges, max_channels, ratio)
         return (w, idx) if len(idx) else None
 
-    for graph in _graphs(top):
-        consumers: dict[str, list] = {}
-        for node in graph.node:
-            for name in node.input:
-                consumers.setdefault(name, []).append(node)
-        split_inputs: dict[tuple[str, tuple[int, ...]], tuple[str, str]] = {}
-        after: dict[int, list] = {}  # id(node) -> nodes to emit right after it
-        nodes = []
-        for node in graph.node:
-            planned = plan(node)
-            if planned is not None:
-                w, idx = planned
-                x, y, base = node.input[0], node.output[0], _safe(node.name)
-                key = (x, tuple(idx.tolist()))
-                if key not in split_inputs:  # one mask + Gather per input tensor
-                    tag = f"{_safe(x)}_outliers{len(idx)}_{hashlib.sha256(idx.tobytes()).hexdigest()[:8]}"
-                    mask = np.ones(w.shape[0], dtype=np.float32)
-                    mask[idx] = 0.0
-                    split_inputs[key] = (f"{tag}_in", f"{tag}_out")
-                    nodes.append(
-                        helper.make_node(
-                            "Mul", [x, add_init(mask, f"{tag}_mask")], [f"{tag}_in"], name=f"{tag}_mask"
-                        )
-                    )
-                    nodes.append(
-                        helper.make_node("Gather", [x, add_init(idx, f"{tag}_idx")], [f"{tag}_out"], axis=-1, name=f"{tag}_gather")
-                    )  # fmt: skip
-                x_in, x_out = split_inputs[key]
-                w_name = node.input[1]
-                if zeroed.get(w_name, tuple(idx)) != tuple(idx):  # a weight shared with other channels
-                    w_name = f"{base}_weight"
-                if w_name not in zeroed:
-                    rest = w.copy()
-                    rest[idx] = 0.0
-                    if w_name == node.input[1]:
-                        inits[w_name].CopyFrom(numpy_helper.from_array(rest, w_name))
-                    else:
-                        add_init(rest, w_name)
-                    zeroed[w_name] = tuple(idx)
-                side = node.name + SPLIT_SUFFIX
-                side_nodes.append(side)
+    graph = top
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    split_inputs: dict[tuple[str, tuple[int, ...]], tuple[str, str]] = {}
+    after: dict[int, list] = {}  # id(node) -> nodes to emit right after it
+    nodes = []
+    for node in graph.node:
+        planned = plan(node)
+        if planned is not None:
+            w, idx = planned
+            x, y, base = node.input[0], node.output[0], _safe(node.name)
+            key = (x, tuple(idx.tolist()))
+            if key not in split_inputs:  # one mask + Gather per input tensor
+                tag = f"{_safe(x)}_outliers{len(idx)}_{hashlib.sha256(idx.tobytes()).hexdigest()[:8]}"
+                mask = np.ones(w.shape[0], dtype=np.float32)
+                mask[idx] = 0.0
+                split_inputs[key] = (f"{tag}_in", f"{tag}_out")
                 nodes.append(
                     helper.make_node(
-                        "MatMul", [x_out, add_init(w[idx], f"{base}_outlier_w")], [f"{base}_y_out"], name=side
+                        "Mul", [x, add_init(mask, f"{tag}_mask")], [f"{tag}_in"], name=f"{tag}_mask"
                     )
                 )
-                del node.input[:]
-                node.input.extend([x_in, w_name])
-                users = consumers.get(y, [])
-                bias = users[0] if len(users) == 1 and users[0].op_type == "Add" else None
-                if bias is not None and any(i in inits for i in bias.input if i != y):
-                    target = bias.output[0]
-                    bias.output[0] = f"{base}_biased"
-                    after.setdefault(id(bias), []).append(
-                        helper.make_node(
-                            "Add",
-                            [f"{base}_biased", f"{base}_y_out"],
-                            [target],
-                            name=f"{node.name}_add_outliers",
-                        )
-                    )
+                nodes.append(
+                    helper.make_node("Gather", [x, add_init(idx, f"{tag}_idx")], [f"{tag}_out"], axis=-1, name=f"{tag}_gather")
+                )  # fmt: skip
+            x_in, x_out = split_inputs[key]
+            w_name = node.input[1]
+            if zeroed.get(w_name, tuple(idx)) != tuple(idx):  # a weight shared with other channels
+                w_name = f"{base}_weight"
+            if w_name not in zeroed:
+                rest = w.copy()
+                rest[idx] = 0.0
+                if w_name == node.input[1]:
+                    inits[w_name].CopyFrom(numpy_helper.from_array(rest, w_name))
                 else:
-                    node.output[0] = f"{base}_y_in"
-                    after.setdefault(id(node), []).append(
-                        helper.make_node(
-                            "Add", [f"{base}_y_in", f"{base}_y_out"], [y], name=f"{node.name}_add_outliers"
-                        )
+                    add_init(rest, w_name)
+                zeroed[w_name] = tuple(idx)
+            side = node.name + SPLIT_SUFFIX
+            side_nodes.append(side)
+            nodes.append(
+                helper.make_node(
+                    "MatMul", [x_out, add_init(w[idx], f"{base}_outlier_w")], [f"{base}_y_out"], name=side
+                )
+            )
+            del node.input[:]
+            node.input.extend([x_in, w_name])
+            users = consumers.get(y, [])
+            bias = users[0] if len(users) == 1 and users[0].op_type == "Add" else None
+            if bias is not None and any(i in inits for i in bias.input if i != y):
+                target = bias.output[0]
+                bias.output[0] = f"{base}_biased"
+                after.setdefault(id(bias), []).append(
+                    helper.make_node(
+                        "Add",
+                        [f"{base}_biased", f"{base}_y_out"],
+                        [target],
+                        name=f"{node.name}_add_outliers",
                     )
-            nodes.append(node)
-            nodes.extend(after.pop(id(node), []))
-        del graph.node[:]
-        graph.node.extend(nodes)
+                )
+            else:
+                node.output[0] = f"{base}_y_in"
+                after.setdefault(id(node), []).append(
+                    helper.make_node(
+                        "Add", [f"{base}_y_in", f"{base}_y_out"], [y], name=f"{node.name}_add_outliers"
+                    )
+                )
+        nodes.append(node)
+        nodes.extend(after.pop(id(node), []))
+    del graph.node[:]
+    graph.node.extend(nodes)
     return sorted(set(side_nodes))
 
 
@@ -251,7 +247,6 @@ def quantize_file(
             weight_type=QuantType.QInt8 if preset.weights == "int8" else QuantType.QUInt8,
             nodes_to_exclude=side_nodes + list(keep_fp32),
             extra_options={
-                "EnableSubgraph": True,  # the merged decoder's two branches
                 "MatMulConstBOnly": True,
                 # Type inference cannot see through some contrib ops; their outputs are float.
                 "DefaultTensorType": onnx.TensorProto.FLOAT,

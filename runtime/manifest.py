@@ -95,11 +95,11 @@ def file_entry(root: Path, path: Path) -> FileEntry:
     return FileEntry(path=path.relative_to(root).as_posix(), sha256=sha256_file(path), size=path.stat().st_size)
 
 
-def _entry(raw: dict) -> FileEntry:
+def _entry(raw: dict[str, Any]) -> FileEntry:
     return FileEntry(path=raw["path"], sha256=raw["sha256"], size=int(raw["size"]))
 
 
-def _model(raw: dict) -> ModelEntry:
+def _model(raw: dict[str, Any]) -> ModelEntry:
     return ModelEntry(
         role=raw["role"],
         name=raw["name"],

@@ -24,6 +24,7 @@ from runtime.embed import plan_runs
 from runtime.errors import RuntimeArtifactError
 from runtime.generate import GenerationConfig, generate
 from runtime.manifest import ModelEntry
+from runtime.presets import TokenBudget, trim_to_sentence
 from runtime.session import SessionSettings, make_sessions, release_free_memory
 from runtime.text import load_tokenizer, token_ids
 
@@ -79,7 +80,7 @@ class Summarizer:
                 "re-run the export"
             )
         max_input = entry.settings.get("max_input_length", entry.settings.get("max_length", 1024))
-        tokenizer = load_tokenizer(root / entry.tokenizer.path, int(max_input))
+        tokenizer = load_tokenizer(root / entry.tokenizer.path, int(max_input), entry.settings.get("vocab_size"))
         encoder, cross_kv, decoder = make_sessions([root / files[name].path for name in FILES], settings)
         return cls(
             encoder,
@@ -115,25 +116,45 @@ class Summarizer:
 
     # ---- core -------------------------------------------------------------------------------
 
-    def generate(self, texts: list[str], config: GenerationConfig | None = None) -> list[list[int]]:
-        """Token ids per text: decoder start token first, EOS last when reached, no padding."""
+    def generate(self, texts: list[str], config: GenerationConfig | None = None,
+                 budget: TokenBudget | None = None) -> list[list[int]]:
+        """Token ids per text: decoder start token first, EOS last when reached, no padding.
+        With `budget`, each text gets its own new-token budget from its token count."""
+        return self._generate(texts, config, budget)[0]
+
+    def _generate(self, texts: list[str], config: GenerationConfig | None,
+                  budget: TokenBudget | None) -> tuple[list[list[int]], list[int]]:
+        """The token ids and each text's max length (decoder start included). A row leaves its
+        decode batch at EOS or at its own max length (runtime.generate); longest first, the rows
+        that a budget ends first are the batch's last ones (CachedDecoder.keep: a view, no copy)."""
         config = config or self.config
         sequences = token_ids(self.tokenizer, texts)
+        limits = [config.total_max_length if budget is None else
+                  min(config.total_max_length, 1 + budget.new_tokens(len(ids))) for ids in sequences]
         results: list[list[int]] = [[] for _ in texts]
         beams = config.num_beams
         for batch in decode_batches([len(s) for s in sequences], max(self.max_batch // beams, 1),
                                     self.cross_tokens // beams):
             cross = self.encode(sequences, batch)
             release_free_memory()  # the encoder's activations, before the decode holds its caches
-            decoder = CachedDecoder(self.decoder, cross, capacity=config.total_max_length)
-            for index, tokens in zip(batch, generate(decoder, len(batch), config), strict=True):
+            rows = [limits[i] for i in batch]
+            decoder = CachedDecoder(self.decoder, cross, capacity=max(rows))
+            for index, tokens in zip(batch, generate(decoder, len(batch), config, None if budget is None else rows),
+                                     strict=True):
                 results[index] = tokens
             del decoder, cross
             release_free_memory()
-        return results
+        return results, limits
 
     # ---- post -------------------------------------------------------------------------------
 
-    def summarize(self, texts: list[str], config: GenerationConfig | None = None) -> list[str]:
-        decoded = self.tokenizer.decode_batch(self.generate(texts, config), skip_special_tokens=True)
-        return [text.strip() for text in decoded]
+    def summarize(self, texts: list[str], config: GenerationConfig | None = None,
+                  budget: TokenBudget | None = None) -> list[str]:
+        """Summaries as text (special tokens skipped). With `budget`, a summary that used its
+        whole budget is cut back to its last complete sentence when it has one."""
+        ids, limits = self._generate(texts, config, budget)
+        decoded = [text.strip() for text in self.tokenizer.decode_batch(ids, skip_special_tokens=True)]
+        if budget is None:
+            return decoded
+        return [trim_to_sentence(text) if len(tokens) >= limit else text
+                for text, tokens, limit in zip(decoded, ids, limits, strict=True)]

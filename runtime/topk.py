@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 _SCAN_CHUNK = 4096
+Scored = tuple[float, int]  # (value, index): what the std:: algorithms below compare
 
 
 def top_k(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,14 +69,14 @@ def torch_order(row: np.ndarray, k: int) -> np.ndarray:
     return np.array([i for _, i in items[:k]], dtype=np.int64)
 
 
-def _better(a: tuple[float, int], b: tuple[float, int]) -> bool:
+def _better(a: Scored, b: Scored) -> bool:
     return a[0] > b[0]  # torch's comparator for largest=True (no NaNs in beam scores)
 
 
 # ---- std::partial_sort: heap select over the whole row, then sort_heap --------------------
 
 
-def _adjust_heap(heap: list, hole: int, length: int, value) -> None:
+def _adjust_heap(heap: list[Scored], hole: int, length: int, value: Scored) -> None:
     top, child = hole, hole
     while child < (length - 1) // 2:
         child = 2 * (child + 1)
@@ -94,13 +95,13 @@ def _adjust_heap(heap: list, hole: int, length: int, value) -> None:
     heap[hole] = value
 
 
-def _make_heap(heap: list) -> None:
+def _make_heap(heap: list[Scored]) -> None:
     length = len(heap)
     for parent in range((length - 2) // 2, -1, -1):
         _adjust_heap(heap, parent, length, heap[parent])
 
 
-def _partial_sort(row: np.ndarray, k: int) -> list:
+def _partial_sort(row: np.ndarray, k: int) -> list[Scored]:
     heap = [(float(row[i]), i) for i in range(k)]
     _make_heap(heap)
     # Only elements better than the heap's worst (heap[0]) enter; that bar only rises, so a
@@ -121,7 +122,7 @@ def _partial_sort(row: np.ndarray, k: int) -> list:
 # ---- std::nth_element (introselect) and the insertion sort std::sort uses on short ranges ----
 
 
-def _insertion_sort(items: list) -> list:
+def _insertion_sort(items: list[Scored]) -> list[Scored]:
     items = list(items)
     for i in range(1, len(items)):
         value = items[i]
@@ -137,7 +138,7 @@ def _insertion_sort(items: list) -> list:
     return items
 
 
-def _median_to_first(items: list, result: int, a: int, b: int, c: int) -> None:
+def _median_to_first(items: list[Scored], result: int, a: int, b: int, c: int) -> None:
     def swap(x: int) -> None:
         items[result], items[x] = items[x], items[result]
 
@@ -156,7 +157,7 @@ def _median_to_first(items: list, result: int, a: int, b: int, c: int) -> None:
         swap(b)
 
 
-def _partition(items: list, first: int, last: int) -> int:
+def _partition(items: list[Scored], first: int, last: int) -> int:
     """__unguarded_partition_pivot: median of three to `first`, then Hoare partition."""
     _median_to_first(items, first, first + 1, first + (last - first) // 2, last - 1)
     pivot, low, high = items[first], first + 1, last
@@ -172,7 +173,7 @@ def _partition(items: list, first: int, last: int) -> int:
         low += 1
 
 
-def _nth_element(items: list, nth: int) -> None:
+def _nth_element(items: list[Scored], nth: int) -> None:
     first, last = 0, len(items)
     if nth >= last:
         return

@@ -1,4 +1,4 @@
-"""Wiring: settings + AWS clients + an Enricher -> a running Worker, its HTTP probes and its report.
+"""Wiring: settings + AWS clients + an engine (the runtime's Enricher) -> a running Worker, its HTTP probes and its report.
 
 `serve` is what `ticket-enrich worker` runs; `build_worker` is the same assembly without the
 process concerns (signals, HTTP, model loading), for callers that run a worker in-process.
@@ -10,10 +10,15 @@ import logging
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from worker.aws import AwsClients, AwsError, resolve_queue_url
+import boto3
+
+from runtime.result import models_ref, short_provenance
+from worker.aws import AwsClients, clients_from_environment, resolve_queue_url
 from worker.batch import BatchProcessor, Destinations
+from worker.engine import Engine
+from worker.errors import AwsError
 from worker.health import Health, HealthServer
 from worker.loop import PollSettings, RunStats, Worker, install_signal_handlers
 from worker.metrics import WorkerMetrics
@@ -21,6 +26,9 @@ from worker.report import print_report
 from worker.settings import Settings
 from worker.sqs import Queue
 from worker.store import Objects, Records
+
+if TYPE_CHECKING:
+    from runtime import Enricher
 
 log = logging.getLogger("worker.app")
 
@@ -40,19 +48,26 @@ def poll_settings(settings: Settings, until_empty: bool = False, **overrides: An
     return PollSettings(**{**values, **overrides})
 
 
-def build_worker(settings: Settings, clients: AwsClients, enricher: Any, pool: ThreadPoolExecutor,
+def runtime_summary(enricher: Enricher) -> dict[str, Any]:
+    """The runtime's description for the start-up log: each model as "name variant hash8", and the
+    reference (`models_ref`) that every record and document carries; the full hashes are in those
+    documents and in the artifacts' manifest."""
+    return {**enricher.describe(), "models": short_provenance(enricher.models), "models_ref": models_ref(enricher.models)}
+
+
+def build_worker(settings: Settings, clients: AwsClients, engine: Engine, pool: ThreadPoolExecutor,
                  poll: PollSettings, *, metrics: WorkerMetrics | None = None, health: Health | None = None,
                  stats: RunStats | None = None) -> Worker:
     metrics = metrics or WorkerMetrics()
     health = health or Health(stale_after=max_batch_seconds(settings))
     queue = Queue(clients.sqs, resolve_queue_url(clients.sqs, settings.queue), metrics)
-    processor = BatchProcessor(Objects(clients.s3), Records(clients.dynamodb, settings.table), enricher,
+    processor = BatchProcessor(Objects(clients.s3), Records(clients.dynamodb, settings.table), engine,
                                Destinations(settings.enriched_bucket), pool)
-    metrics.info.set(1, variant=str(getattr(enricher, "variant", "")), profile=str(getattr(enricher, "profile", "")))
+    metrics.set_runtime(variant=engine.variant, profile=engine.profile)
     return Worker(queue, processor, metrics, health, poll, stats)
 
 
-def serve(settings: Settings, *, until_empty: bool = False, report: bool = False, session: Any = None,
+def serve(settings: Settings, *, until_empty: bool = False, report: bool = False, session: boto3.Session | None = None,
           out: TextIO | None = None) -> int:
     """Load the models, poll until stopped (SIGTERM) or drained (`until_empty`); 0 on a clean stop."""
     from runtime import Enricher
@@ -67,7 +82,11 @@ def serve(settings: Settings, *, until_empty: bool = False, report: bool = False
             "error": f"port {settings.http_port}: {exc}; set TICKET_ENRICH_HTTP_PORT to a free port, or 0 for none"}})
         return 2
     try:
-        clients = AwsClients.from_session(session)
+        try:
+            clients = clients_from_environment(session)
+        except AwsError as exc:
+            log.error("cannot start", extra={"fields": {"error": str(exc)}})
+            return 2
         try:
             enricher = Enricher.from_artifacts(settings.artifacts)
         except RuntimeArtifactError as exc:
@@ -82,7 +101,7 @@ def serve(settings: Settings, *, until_empty: bool = False, report: bool = False
                 log.error("cannot start", extra={"fields": {"error": str(exc)}})
                 return 1
             log.info("worker ready", extra={"fields": {"settings": settings.describe(), "queue_url": worker.queue.url,
-                                                       "runtime": enricher.describe()}})
+                                                       "runtime": runtime_summary(enricher)}})
             if threading.current_thread() is threading.main_thread():
                 install_signal_handlers(worker)
             code = worker.run()

@@ -3,22 +3,29 @@ recognised as a duplicate, rejected, or failed; a message is deleted only when a
 tickets are settled, and the failed ones are left for redelivery.
 
 fetch (S3) -> validate -> dedupe (DynamoDB) -> enrich (one runtime call) -> write (S3, then
-the conditional DynamoDB put). A batch whose enrich call raises is retried ticket by ticket, so
-one poison ticket fails alone instead of taking nine good ones to the dead-letter queue.
+the conditional DynamoDB put). Each ticket of the batch is one `Work` record that the steps fill
+in turn (body, ticket, enrichment or rejection, result); a ticket is still open while it has no
+result. A batch whose enrich call raises is retried ticket by ticket, so one poison ticket fails
+alone instead of taking nine good ones to the dead-letter queue.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from runtime.errors import TicketRejected
-from ticket_enrich.schema import validate_ticket
+from runtime.result import Enrichment
+from runtime.ticket import Ticket
+from ticket_schema import validate_ticket
+from worker.engine import Engine
+from worker.errors import EnrichmentMismatch, ObjectMissing, StoreError
 from worker.messages import ParsedMessage, WorkItem
 from worker.records import (
     EnrichedRecord,
@@ -28,7 +35,7 @@ from worker.records import (
     rejected_payload_key,
 )
 from worker.sqs import receive_count
-from worker.store import ObjectMissing, Objects, Records, StoreError
+from worker.store import Objects, Records
 
 log = logging.getLogger("worker.batch")
 
@@ -41,7 +48,33 @@ class ItemResult:
     outcome: str  # one of OUTCOMES
     ticket_id: str | None = None
     detail: str = ""
-    row: dict[str, Any] | None = None  # for the run report: the enriched record
+    row: dict[str, Any] | None = None  # for the run report: the record written
+
+
+@dataclass
+class Work:
+    """One ticket of the batch on its way through the steps; each step fills its own fields."""
+
+    item: WorkItem
+    receive_count: int = 1
+    body: bytes | str | None = None  # fetch
+    ticket: Ticket | None = None  # validate
+    leader: Work | None = None  # dedupe: the first item of the batch with the same ticket id
+    enrichment: Enrichment | None = None  # enrich
+    enrich_ms: float = 0.0
+    rejection: TicketRejected | None = None  # fetch (object gone), validate or enrich
+    result: ItemResult | None = None  # set once, by the step that settles the ticket
+
+    @property
+    def open(self) -> bool:
+        return self.result is None
+
+    @property
+    def ticket_id(self) -> str | None:
+        return self.ticket.ticket_id if self.ticket is not None else None
+
+    def settle(self, outcome: str, detail: str = "", row: dict[str, Any] | None = None) -> None:
+        self.result = ItemResult(self.item, outcome, self.ticket_id, detail, row)
 
 
 @dataclass
@@ -64,13 +97,13 @@ class Destinations:
 
 
 class BatchProcessor:
-    """Holds what a batch needs (stores, enricher, a thread pool for S3/DynamoDB I/O); no polling."""
+    """Holds what a batch needs (stores, engine, a thread pool for S3/DynamoDB I/O); no polling."""
 
-    def __init__(self, objects: Objects, records: Records, enricher: Any, destinations: Destinations,
+    def __init__(self, objects: Objects, records: Records, engine: Engine, destinations: Destinations,
                  pool: ThreadPoolExecutor, clock: Callable[[], float] = time.perf_counter):
         self.objects = objects
         self.records = records
-        self.enricher = enricher
+        self.engine = engine
         self.destinations = destinations
         self.pool = pool
         self.clock = clock
@@ -84,150 +117,152 @@ class BatchProcessor:
             result.stage_seconds[name] = result.stage_seconds.get(name, 0.0) + self.clock() - started
 
     def process(self, messages: list[ParsedMessage]) -> BatchResult:
-        counts = {m.message_id: receive_count(m.message) for m in messages}
-        items = [item for m in messages for item in m.items]
+        work = [Work(item, receive_count(m.message)) for m in messages for item in m.items]
         result = BatchResult(messages, [])
-        settled: dict[int, ItemResult] = {}
         with self._stage(result, "fetch"):
-            bodies = self._fetch(items, settled)
-        tickets: dict[int, Any] = {}
-        rejections: dict[int, TicketRejected] = {}
+            self._fetch(work)
         with self._stage(result, "validate"):
-            for index, body in bodies.items():
-                try:
-                    tickets[index] = validate_ticket(body)
-                except TicketRejected as exc:
-                    rejections[index] = exc
+            self._validate(work)
         with self._stage(result, "dedupe"):
-            already = self._already_recorded(tickets)
-        first: dict[str, int] = {}  # ticket id -> the item that carries it in this batch
-        for index, ticket in tickets.items():
-            if ticket.ticket_id in already:
-                settled[index] = ItemResult(items[index], "duplicate", ticket.ticket_id, "already recorded")
-            else:
-                first.setdefault(ticket.ticket_id, index)
+            leaders = self._dedupe(work)
         with self._stage(result, "enrich"):
-            enriched = self._enrich([tickets[i] for i in first.values()], result, rejections, first)
+            self._enrich(leaders, result)
         with self._stage(result, "write"):
-            self._write(items, tickets, first, enriched, rejections, counts, settled)
-        for index, ticket in tickets.items():  # same id twice in one batch: follows its first
-            if index not in settled:
-                leader = settled[first[ticket.ticket_id]]
-                outcome = "failed" if leader.outcome == "failed" else "duplicate"
-                settled[index] = ItemResult(items[index], outcome, ticket.ticket_id, "same id earlier in this batch")
-        result.items = [settled[i] for i in range(len(items))]
+            self._write(work)
+        for w in work:  # same id twice in one batch: follows its first
+            if w.open and w.leader is not None and w.leader.result is not None:
+                w.settle("failed" if w.leader.result.outcome == "failed" else "duplicate",
+                         "same id earlier in this batch")
+        unsettled = [w.item.source for w in work if w.open]
+        if unsettled:
+            raise AssertionError(f"a batch step left tickets unsettled: {unsettled}")
+        result.items = [w.result for w in work if w.result is not None]
         return result
 
-    def _fetch(self, items: list[WorkItem], settled: dict[int, ItemResult]) -> dict[int, bytes | str]:
-        bodies: dict[int, bytes | str] = {i: item.body for i, item in enumerate(items) if not item.from_s3}
-        s3_items = [(i, item) for i, item in enumerate(items) if item.from_s3]
+    def _fetch(self, work: list[Work]) -> None:
+        for w in work:
+            if not w.item.from_s3:
+                w.body = w.item.body
 
-        def get(pair: tuple[int, WorkItem]) -> tuple[int, bytes | StoreError]:
-            index, item = pair
+        def get(w: Work) -> None:
+            assert w.item.bucket is not None and w.item.key is not None
             try:
-                return index, self.objects.get(item.bucket, item.key)
-            except StoreError as exc:
-                return index, exc
-
-        for index, body in self.pool.map(get, s3_items):
-            if isinstance(body, ObjectMissing):
+                w.body = self.objects.get(w.item.bucket, w.item.key)
+            except ObjectMissing as exc:
                 # Deleted after the event: retrying cannot bring it back, so record why and move on.
-                settled[index] = ItemResult(items[index], "rejected", None, str(body))
-            elif isinstance(body, StoreError):
-                settled[index] = ItemResult(items[index], "failed", None, str(body))
-            else:
-                bodies[index] = body
-        return {i: b for i, b in bodies.items() if i not in settled}
+                w.rejection = TicketRejected("object", str(exc))
+            except StoreError as exc:
+                w.settle("failed", str(exc))
 
-    def _already_recorded(self, tickets: dict[int, Any]) -> set[str]:
-        if not tickets:
+        list(self.pool.map(get, [w for w in work if w.item.from_s3]))
+
+    @staticmethod
+    def _validate(work: list[Work]) -> None:
+        for w in work:
+            if w.body is not None:
+                try:
+                    w.ticket = validate_ticket(w.body)
+                except TicketRejected as exc:
+                    w.rejection = exc
+
+    def _dedupe(self, work: list[Work]) -> list[Work]:
+        """Settle the tickets already recorded; mark repeats of an id within the batch; return
+        the first item of each id still to enrich."""
+        valid = [(w, w.ticket.ticket_id) for w in work if w.ticket is not None]
+        already = self._already_recorded([ticket_id for _, ticket_id in valid])
+        leaders: dict[str, Work] = {}
+        for w, ticket_id in valid:
+            if ticket_id in already:
+                w.settle("duplicate", "already recorded")
+            elif ticket_id in leaders:
+                w.leader = leaders[ticket_id]
+            else:
+                leaders[ticket_id] = w
+        return list(leaders.values())
+
+    def _already_recorded(self, ticket_ids: list[str]) -> set[str]:
+        if not ticket_ids:
             return set()
         try:
-            return self.records.existing([t.ticket_id for t in tickets.values()])
+            return self.records.existing(ticket_ids)
         except StoreError as exc:  # only an optimisation: the conditional put still guards
             log.warning("dedupe lookup failed; relying on the conditional put", extra={"fields": {"error": str(exc)}})
             return set()
 
-    def _enrich(self, tickets: list[Any], result: BatchResult, rejections: dict[int, TicketRejected],
-                first: dict[str, int]) -> dict[str, tuple[dict[str, Any], float] | Exception]:
-        """ticket id -> (Enrichment.to_dict(), ms spent on it) or the exception that stopped it."""
-        if not tickets:
-            return {}
+    def _enrich(self, work: list[Work], result: BatchResult) -> None:
+        """One runtime call for the batch; if it raises, one call per ticket, so that the ticket
+        that caused it fails (or is rejected) alone."""
+        if not work:
+            return
         started = self.clock()
         try:
             result.enrich_calls += 1
-            outputs = self._enrich_call(tickets)
-            share = (self.clock() - started) * 1000 / len(tickets)
-            return {t.ticket_id: (out, share) for t, out in zip(tickets, outputs, strict=True)}
+            enrichments = self._enrich_call(work)
         except Exception as exc:  # noqa: BLE001 - isolate the ticket that caused it
-            if len(tickets) == 1:
-                return self._single_failure(tickets[0], exc, rejections, first)
+            if len(work) == 1:
+                self._enrich_failed(work[0], exc)
+                return
             log.warning("batch enrich failed; retrying ticket by ticket",
-                        extra={"fields": {"tickets": len(tickets), "error": f"{type(exc).__name__}: {exc}"}})
-        out: dict[str, tuple[dict[str, Any], float] | Exception] = {}
-        for ticket in tickets:
+                        extra={"fields": {"tickets": len(work), "error": f"{type(exc).__name__}: {exc}"}})
+        else:
+            share = (self.clock() - started) * 1000 / len(work)
+            for w, enrichment in zip(work, enrichments, strict=True):
+                w.enrichment, w.enrich_ms = enrichment, share
+            return
+        for w in work:
             started = self.clock()
             try:
                 result.enrich_calls += 1
-                out[ticket.ticket_id] = (self._enrich_call([ticket])[0], (self.clock() - started) * 1000)
+                [w.enrichment] = self._enrich_call([w])
+                w.enrich_ms = (self.clock() - started) * 1000
             except Exception as exc:  # noqa: BLE001
-                out.update(self._single_failure(ticket, exc, rejections, first))
-        return out
+                self._enrich_failed(w, exc)
 
-    def _enrich_call(self, tickets: list[Any]) -> list[dict[str, Any]]:
-        outputs = [e.to_dict() for e in self.enricher.enrich(tickets)]
-        got = [o.get("ticket_id") for o in outputs]
+    def _enrich_call(self, work: Sequence[Work]) -> list[Enrichment]:
+        tickets = [w.ticket for w in work if w.ticket is not None]
+        enrichments = self.engine.enrich(tickets)
+        got = [e.ticket_id for e in enrichments]
         if got != [t.ticket_id for t in tickets]:
-            raise RuntimeError(f"the runtime returned enrichments for {got}, not for the tickets it was given")
-        return outputs
+            raise EnrichmentMismatch(f"the runtime returned enrichments for {got}, not for the tickets it was given")
+        return enrichments
 
     @staticmethod
-    def _single_failure(ticket: Any, exc: Exception, rejections: dict[int, TicketRejected],
-                        first: dict[str, int]) -> dict[str, Exception]:
+    def _enrich_failed(w: Work, exc: Exception) -> None:
         if isinstance(exc, TicketRejected):  # the runtime refused it: a rejection, not a retry
-            rejections[first[ticket.ticket_id]] = exc
-        return {ticket.ticket_id: exc}
+            w.rejection = exc
+        else:
+            w.settle("failed", f"enrich failed: {type(exc).__name__}: {exc}")
 
-    def _write(self, items: list[WorkItem], tickets: dict[int, Any], first: dict[str, int],
-               enriched: dict[str, Any], rejections: dict[int, TicketRejected], counts: dict[str, int],
-               settled: dict[int, ItemResult]) -> None:
-        jobs: list[tuple[int, Callable[[], ItemResult]]] = []
-        for index, exc in rejections.items():
-            jobs.append((index, lambda i=index, e=exc: self._write_rejection(items[i], e)))
-        for index, vanished in list(settled.items()):  # the object an event named is gone
-            if vanished.outcome == "rejected":
-                jobs.append((index, lambda i=index, r=vanished.detail: self._write_rejection(
-                    items[i], TicketRejected("object", r))))
-        for ticket_id, outcome in enriched.items():
-            index = first[ticket_id]
-            if isinstance(outcome, TicketRejected):
-                continue
-            if isinstance(outcome, Exception):
-                settled[index] = ItemResult(items[index], "failed", ticket_id, f"enrich failed: {type(outcome).__name__}: {outcome}")
-                continue
-            output, ms = outcome
-            jobs.append((index, lambda i=index, o=output, m=ms: self._write_enriched(
-                items[i], tickets[i], o, m, counts.get(items[i].message_id, 1))))
-        for index, item_result in zip([i for i, _ in jobs], self.pool.map(lambda job: job[1](), jobs), strict=True):
-            settled[index] = item_result
+    def _write(self, work: list[Work]) -> None:
+        """Write every open ticket's enrichment or rejection, side by side on the I/O pool."""
+        jobs: list[Callable[[], None]] = []
+        for w in work:
+            if w.open and w.rejection is not None:
+                jobs.append(partial(self._write_rejection, w, w.rejection))
+            elif w.open and w.enrichment is not None:
+                jobs.append(partial(self._write_enriched, w, w.enrichment))
+        list(self.pool.map(lambda job: job(), jobs))
 
-    def _write_enriched(self, item: WorkItem, ticket: Any, output: dict[str, Any], ms: float,
-                        count: int) -> ItemResult:
-        variant = getattr(self.enricher, "variant", None)
-        bucket = self.destinations.enriched_bucket
+    def _write_enriched(self, w: Work, enrichment: Enrichment) -> None:
+        assert w.ticket is not None
+        variant = self.engine.variant
         try:
-            uri = self.objects.put_json(bucket, enriched_object_key(ticket.ticket_id),
-                                        enriched_document(ticket, output, source=item.source, variant=variant))
-            record = EnrichedRecord.from_enrichment(output, source=item.source, enriched_object=uri,
-                                                    variant=variant, enrich_ms=ms, receive_count=count)
+            uri = self.objects.put_json(self.destinations.enriched_bucket, enriched_object_key(enrichment.ticket_id),
+                                        enriched_document(w.ticket, enrichment, source=w.item.source, variant=variant))
+            record = EnrichedRecord.from_enrichment(enrichment, source=w.item.source, enriched_object=uri,
+                                                    variant=variant, enrich_ms=w.enrich_ms,
+                                                    receive_count=w.receive_count)
             written = self.records.put_new(record.to_item())
         except StoreError as exc:
-            return ItemResult(item, "failed", ticket.ticket_id, str(exc))
-        row = record.model_dump(mode="json")
-        return ItemResult(item, "enriched" if written else "duplicate", ticket.ticket_id,
-                          "" if written else "already recorded", row if written else None)
+            w.settle("failed", str(exc))
+            return
+        if written:
+            w.settle("enriched", row=record.model_dump(mode="json"))
+        else:
+            w.settle("duplicate", "already recorded")
 
-    def _write_rejection(self, item: WorkItem, exc: TicketRejected) -> ItemResult:
+    def _write_rejection(self, w: Work, exc: TicketRejected) -> None:
+        item = w.item
         try:
             payload = None
             if not item.from_s3 and item.body is not None:  # keep a direct ticket's bytes: never dropped
@@ -237,10 +272,13 @@ class BatchProcessor:
                                            claimed_ticket_id=exc.ticket_id, payload_object=payload)
             written = self.records.put_new(record.to_item())
         except StoreError as err:
-            return ItemResult(item, "failed", exc.ticket_id, str(err))
+            w.result = ItemResult(item, "failed", exc.ticket_id, str(err))
+            return
         log.info("ticket rejected", extra={"fields": {  # capped: a reason may quote a field's value
             "source": item.source, "field": exc.field[:64], "reason": exc.reason[:200],
             "ticket_id": (exc.ticket_id or "")[:128] or None, "duplicate": not written}})
         if not written:
-            return ItemResult(item, "duplicate", exc.ticket_id, "rejection already recorded")
-        return ItemResult(item, "rejected", exc.ticket_id, f"{exc.field}: {exc.reason}", record.model_dump(mode="json"))
+            w.result = ItemResult(item, "duplicate", exc.ticket_id, "rejection already recorded")
+        else:
+            w.result = ItemResult(item, "rejected", exc.ticket_id, f"{exc.field}: {exc.reason}",
+                                  record.model_dump(mode="json"))

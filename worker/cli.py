@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI imports boto3 only when it runs
+    import boto3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,18 +24,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", action="store_true", help="print a table of the enriched tickets when done")
 
 
-def run(args: argparse.Namespace, session: Any = None) -> int:
+def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
     """`session`: a boto3.Session to build the clients from (its event hooks apply); default the environment's."""
     from worker import logs
     from worker.app import serve
-    from worker.settings import Settings, SettingsError
+    from worker.aws import clients_from_environment
+    from worker.errors import AwsError, SettingsError
+    from worker.settings import Settings
 
     try:
         settings = Settings.from_env(
             artifacts=args.artifacts, queue=args.queue, http_port=args.http_port,
             visibility_timeout=args.visibility_timeout, log_level=args.log_level,
         )
-    except SettingsError as exc:
+        clients_from_environment(session)  # the AWS configuration, checked before the models load
+    except (SettingsError, AwsError) as exc:
         print(f"ticket-enrich worker: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)

@@ -9,7 +9,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runtime.manifest import MANIFEST_NAME, load_manifest, verify_files
-from worker.aws import AwsError, describe_failure
+from worker.aws import describe_failure
+from worker.errors import AwsError
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from worker.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+
 log = logging.getLogger("worker.health")
 
 
@@ -54,7 +56,7 @@ def _handler(health: Health, render_metrics: Callable[[], str]) -> type[BaseHTTP
                 self._send(200 if ready else 503, json.dumps(
                     {"ready": ready, "models_loaded": health.ready, "stopping": health.stopping}))
             elif path == "/metrics":
-                self._send(200, render_metrics(), "text/plain; version=0.0.4; charset=utf-8")
+                self._send(200, render_metrics(), METRICS_CONTENT_TYPE)
             else:
                 self._send(404, json.dumps({"error": "not found", "paths": ["/healthz", "/readyz", "/metrics"]}))
 

@@ -117,7 +117,7 @@ class Worker:
                 break
             except (ClientError, BotoCoreError) as exc:
                 failures += 1
-                self.metrics.aws_errors.inc(operation="ReceiveMessage", code=error_code(exc))
+                self.metrics.aws_errors.labels(operation="ReceiveMessage", code=error_code(exc)).inc()
                 log.error("receive failed", extra={"fields": {"error": describe_failure("sqs ReceiveMessage", exc),
                                                               "consecutive": failures}})
                 self.stop_event.wait(min(2 ** failures, 30))
@@ -127,7 +127,7 @@ class Worker:
             failures = 0
             receive_s = self.clock() - started
             if messages:
-                self.metrics.stage_seconds.observe(receive_s, stage="receive")
+                self.metrics.stage_seconds.labels(stage="receive").observe(receive_s)
                 self._handle(messages, receive_s)
             elif self.poll.until_empty and self._drained():
                 log.info("queue is empty; stopping (--until-empty)")
@@ -163,7 +163,7 @@ class Worker:
             log.exception("batch failed unexpectedly; its messages will be redelivered",
                           extra={"fields": {"messages": len(messages)}})
             self.queue.retry_later([p.message for p in work], self.poll.visibility_timeout or 30)
-            self.metrics.messages.inc(len(work), outcome="retried")
+            self.metrics.messages.labels(outcome="retried").inc(len(work))
             return
         delete_started = self.clock()
         done = [p.message for p in parsed if not result.message_failed(p.message_id)]
@@ -178,18 +178,18 @@ class Worker:
     def _record(self, parsed: list[Any], result: BatchResult, receive_s: float, delete_s: float,
                 started: float, finished: float, failed: int, undeleted: int) -> None:
         for name, seconds in [*result.stage_seconds.items(), ("delete", delete_s)]:
-            self.metrics.stage_seconds.observe(seconds, stage=name)
+            self.metrics.stage_seconds.labels(stage=name).observe(seconds)
         self.metrics.batch_seconds.observe(finished - started + receive_s)
         for item in result.items:
-            self.metrics.tickets.inc(outcome=item.outcome)
+            self.metrics.tickets.labels(outcome=item.outcome).inc()
             if item.outcome == "failed":
                 log.warning("ticket failed; left for redelivery",
                             extra={"fields": {"source": item.item.source, "ticket_id": item.ticket_id,
                                               "error": item.detail}})
         skipped = sum(1 for p in parsed if not p.items)
-        self.metrics.messages.inc(len(parsed) - failed - skipped, outcome="deleted")
-        self.metrics.messages.inc(failed, outcome="retried")
-        self.metrics.messages.inc(skipped, outcome="skipped")
+        self.metrics.messages.labels(outcome="deleted").inc(len(parsed) - failed - skipped)
+        self.metrics.messages.labels(outcome="retried").inc(failed)
+        self.metrics.messages.labels(outcome="skipped").inc(skipped)
         self.stats.add(result, receive_s, delete_s, started, finished)
         log.info("batch done", extra={"fields": {
             "messages": len(parsed), "skipped": skipped,

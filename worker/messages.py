@@ -67,7 +67,7 @@ class ParsedMessage:
 
     @property
     def message_id(self) -> str:
-        return self.message["MessageId"]
+        return str(self.message["MessageId"])
 
 
 def s3_source(bucket: str, key: str) -> str:

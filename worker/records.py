@@ -10,12 +10,16 @@ enriched.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from boto3.dynamodb.types import TypeSerializer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasPath, BaseModel, ConfigDict, Field
+
+from runtime.result import Enrichment
+from runtime.ticket import Ticket
 
 REJECTED_PREFIX = "rejected:"
 MAX_REASON_CHARS = 1_000
@@ -31,7 +35,7 @@ def rejection_key(source: str) -> str:
 
 
 def enriched_object_key(ticket_id: str) -> str:
-    # The ticket id pattern (ticket_enrich.schema.TICKET_ID_PATTERN) makes it a safe S3 key.
+    # The ticket id pattern (ticket_schema.TICKET_ID_PATTERN) makes it a safe S3 key.
     return f"{ticket_id}.json"
 
 
@@ -46,56 +50,72 @@ def to_item(document: dict[str, Any]) -> dict[str, Any]:
     return {key: serializer.serialize(value) for key, value in plain.items() if value is not None}
 
 
-class EnrichedRecord(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+def _from_enrichment(*path: str) -> Any:
+    """A record field read off the runtime's Enrichment (runtime/result.py) at this attribute path."""
+    return Field(validation_alias=AliasPath("enrichment", *path))
 
-    ticket_id: str
+
+# Scores as the enriched document has them (Enrichment.to_dict rounds to 4 decimals).
+Score = Annotated[float, AfterValidator(lambda value: round(value, 4))]
+
+
+class EnrichedRecord(BaseModel):
+    """The DynamoDB record of an enriched ticket: the labels a support team filters on, flat.
+    A field of the Enrichment is one line here (its attribute path); the worker adds where the
+    ticket came from, where its document is, and how it was processed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
+
+    ticket_id: str = _from_enrichment("ticket_id")
     status: Literal["enriched"] = "enriched"
+    intent: str = _from_enrichment("intent", "label")
+    intent_confidence: Score = _from_enrichment("intent", "confidence")
+    intent_uncertain: bool = _from_enrichment("intent", "uncertain")
+    urgency: str = _from_enrichment("urgency", "level")
+    urgency_confidence: Score = _from_enrichment("urgency", "confidence")
+    urgency_uncertain: bool = _from_enrichment("urgency", "uncertain")
+    urgency_signals: list[str] = _from_enrichment("urgency", "signals")
+    sentiment: str = _from_enrichment("sentiment", "label")
+    sentiment_score: Score = _from_enrichment("sentiment", "score")
+    sentiment_uncertain: bool = _from_enrichment("sentiment", "uncertain")
+    in_domain: Score = _from_enrichment("in_domain")
+    summary: str = _from_enrichment("summary")
+    summary_kind: str = _from_enrichment("summary_kind")
+    summary_preset: str | None = _from_enrichment("summary_preset")
+    profile: str = _from_enrichment("profile")
+    # The provenance block (model, variant, artifact hash per field) is in the S3 document; the
+    # record names it by its reference, as short as a hash and the same for every ticket of a run.
+    models_ref: str = _from_enrichment("models_ref")
+    # From the worker.
     source: str
     enriched_object: str  # s3://bucket/key of the full enriched document
-    intent: str
-    intent_confidence: float
-    urgency: str
-    urgency_signals: list[Any] = Field(default_factory=list)
-    sentiment: str
-    sentiment_score: float
-    summary: str
-    summary_kind: str | None = None
-    profile: str | None = None
     variant: str | None = None
-    models: dict[str, Any] = Field(default_factory=dict)
     enrich_ms: float
     receive_count: int = 1
     enriched_at: str = Field(default_factory=utc_now)
 
     @classmethod
     def from_enrichment(
-        cls, enrichment: dict[str, Any], *, source: str, enriched_object: str, variant: str | None,
+        cls, enrichment: Enrichment, *, source: str, enriched_object: str, variant: str | None,
         enrich_ms: float, receive_count: int,
     ) -> EnrichedRecord:
-        """`enrichment` is `Enrichment.to_dict()`: {"ticket_id", "enrichment": {...}}."""
-        body = enrichment["enrichment"]
-        return cls(
-            ticket_id=enrichment["ticket_id"],
-            source=source,
-            enriched_object=enriched_object,
-            intent=body["intent"]["label"],
-            intent_confidence=body["intent"]["confidence"],
-            urgency=body["urgency"]["level"],
-            urgency_signals=list(body["urgency"].get("signals") or []),
-            sentiment=body["sentiment"]["label"],
-            sentiment_score=body["sentiment"]["score"],
-            summary=body["summary"],
-            summary_kind=body.get("summary_kind"),
-            profile=body.get("profile"),
-            variant=variant,
-            models=body.get("models") or {},
-            enrich_ms=round(enrich_ms, 3),
-            receive_count=receive_count,
-        )
+        written = _Written(enrichment, source, enriched_object, variant, round(enrich_ms, 3), receive_count)
+        return cls.model_validate(written, from_attributes=True)
 
     def to_item(self) -> dict[str, Any]:
         return to_item(self.model_dump(mode="json"))
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What an EnrichedRecord is read from: the Enrichment and the worker's facts beside it."""
+
+    enrichment: Enrichment
+    source: str
+    enriched_object: str
+    variant: str | None
+    enrich_ms: float
+    receive_count: int
 
 
 class RejectionRecord(BaseModel):
@@ -128,10 +148,10 @@ class RejectionRecord(BaseModel):
         return to_item(self.model_dump(mode="json"))
 
 
-def enriched_document(ticket: Any, enrichment: dict[str, Any], *, source: str, variant: str | None) -> dict[str, Any]:
+def enriched_document(ticket: Ticket, enrichment: Enrichment, *, source: str, variant: str | None) -> dict[str, Any]:
     """The full document written to the enriched bucket: the ticket as received plus its enrichment."""
     return {
-        "ticket_id": enrichment["ticket_id"],
+        "ticket_id": enrichment.ticket_id,
         "source": source,
         "variant": variant,
         "enriched_at": utc_now(),
@@ -143,5 +163,5 @@ def enriched_document(ticket: Any, enrichment: dict[str, Any], *, source: str, v
             "customer_id": ticket.customer_id,
             "metadata": ticket.metadata,
         },
-        "enrichment": enrichment["enrichment"],
+        "enrichment": enrichment.to_dict()["enrichment"],
     }

@@ -35,7 +35,7 @@ def _create_bucket(s3: Any, name: str) -> str:
 
 
 def _queue_arn(sqs: Any, url: str) -> str:
-    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
 
 def _ensure_queue(sqs: Any, name: str, attributes: dict[str, str]) -> tuple[str, str]:
@@ -179,8 +179,8 @@ def reset(clients: AwsClients, settings: Settings) -> list[str]:
         done.append(f"emptied {bucket} ({len(keys)} objects)")
     items = _scan(clients.dynamodb, settings.table, ProjectionExpression="ticket_id")
     for start in range(0, len(items), 25):
-        request = {settings.table: [{"DeleteRequest": {"Key": {"ticket_id": i["ticket_id"]}}}
-                                    for i in items[start:start + 25]]}
+        request: dict[str, Any] | None = {settings.table: [{"DeleteRequest": {"Key": {"ticket_id": i["ticket_id"]}}}
+                                                           for i in items[start:start + 25]]}
         while request:
             request = clients.dynamodb.batch_write_item(RequestItems=request).get("UnprocessedItems") or None
     done.append(f"emptied table {settings.table} ({len(items)} records)")

@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ticket_schema.errors import error_message
+from worker.errors import SettingsError
+
 # field name -> environment variable
 ENV_NAMES = {
     "artifacts": "TICKET_ENRICH_ARTIFACTS",
@@ -31,10 +34,6 @@ ENV_NAMES = {
 # dominates): tens of seconds on two cores. Two minutes covers it with room, and a batch that
 # runs longer still keeps its messages because the worker extends their visibility.
 DEFAULT_VISIBILITY_TIMEOUT = 120
-
-
-class SettingsError(ValueError):
-    """A setting with a value the worker cannot use; the message names the variable."""
 
 
 class Settings(BaseModel):
@@ -98,7 +97,7 @@ class Settings(BaseModel):
             for error in exc.errors():
                 field = str(error["loc"][0]) if error["loc"] else ""
                 where = ENV_NAMES.get(field, field) or "settings"
-                problems.append(f"{where}: {error['msg']}")
+                problems.append(f"{where}: {error_message(error)}")
             raise SettingsError("invalid worker settings: " + "; ".join(problems)) from exc
 
     def describe(self) -> dict[str, Any]:

@@ -41,7 +41,7 @@ class Queue:
         self.metrics = metrics
 
     def _failed(self, operation: str, exc: Exception) -> None:
-        self.metrics.aws_errors.inc(operation=operation, code=error_code(exc))
+        self.metrics.aws_errors.labels(operation=operation, code=error_code(exc)).inc()
         log.warning("sqs call failed", extra={"fields": {"operation": operation, "error": describe_failure(operation, exc)}})
 
     def receive(self, max_messages: int, wait_seconds: int, visibility_timeout: int | None) -> list[dict[str, Any]]:
@@ -53,7 +53,8 @@ class Queue:
         }
         if visibility_timeout:
             request["VisibilityTimeout"] = visibility_timeout
-        return self.sqs.receive_message(**request).get("Messages", [])
+        messages: list[dict[str, Any]] = self.sqs.receive_message(**request).get("Messages", [])
+        return messages
 
     def delete(self, messages: list[dict[str, Any]]) -> list[str]:
         """Delete in one call per 10 messages; returns the ids that could not be deleted (they
@@ -70,7 +71,7 @@ class Queue:
                 continue
             for entry in response.get("Failed", []):
                 failed.append(chunk[int(entry["Id"])]["MessageId"])
-                self.metrics.aws_errors.inc(operation="DeleteMessageBatch", code=entry.get("Code", "Failed"))
+                self.metrics.aws_errors.labels(operation="DeleteMessageBatch", code=entry.get("Code", "Failed")).inc()
         return failed
 
     def set_visibility(self, messages: list[tuple[dict[str, Any], int]], operation: str) -> int:

@@ -12,20 +12,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from worker.aws import describe_failure, error_code
+from worker.errors import ObjectMissing, StoreError
 
 MISSING_OBJECT_CODES = {"NoSuchKey", "404", "NotFound"}
-
-
-class StoreError(RuntimeError):
-    """An S3 or DynamoDB call failed after retries; the ticket is left for redelivery."""
-
-    def __init__(self, message: str, code: str):
-        super().__init__(message)
-        self.code = code
-
-
-class ObjectMissing(StoreError):
-    """The object an event names no longer exists: retrying cannot help."""
 
 
 def _fail(action: str, exc: Exception) -> StoreError:
@@ -42,7 +31,8 @@ class Objects:
 
     def get(self, bucket: str, key: str) -> bytes:
         try:
-            return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            body: bytes = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return body
         except (ClientError, BotoCoreError) as exc:
             raise _fail(f"s3 GetObject s3://{bucket}/{key}", exc) from exc
 
@@ -106,4 +96,5 @@ class Records:
             response = self.dynamodb.get_item(TableName=self.table, Key={"ticket_id": {"S": ticket_id}})
         except (ClientError, BotoCoreError) as exc:
             raise _fail(f"dynamodb GetItem on {self.table}", exc) from exc
-        return response.get("Item")
+        item: dict[str, Any] | None = response.get("Item")
+        return item

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import boto3
 from faults import Fault
-from worker_harness import records, run_worker, ticket, upload
+from worker_harness import run_worker, ticket, upload
 
+from tools.rig import records
 from worker.aws import AwsClients, retry_config
 from worker.resources import queue_depth
 
@@ -34,7 +35,7 @@ def test_s3_get_failure_leaves_the_ticket_for_a_later_delivery(clients, make_sta
     fault = Fault("s3.GetObject", "server_error", times=2)  # both attempts of the first delivery
     stats, metrics = run_worker(stack, enricher, _clients_with(fault))
     assert stats.outcomes == {"enriched": 1, "duplicate": 0, "rejected": 0, "failed": 1}
-    assert metrics.messages.value(outcome="retried") == 1
+    assert metrics.value("ticket_enrich_messages_total", outcome="retried") == 1
     assert records(clients, stack)["GET-1"]["receive_count"]["N"] == "2"
     assert queue_depth(clients.sqs, stack.dlq_name)["visible"] == 0
 
@@ -49,6 +50,6 @@ def test_delete_failure_after_the_write_is_a_harmless_redelivery(clients, make_s
     assert sorted(found) == ["DEL-0", "DEL-1", "DEL-2"]
     assert all(item["receive_count"]["N"] == "1" for item in found.values())  # written once, on the first try
     assert stats.outcomes["enriched"] == 3 and stats.outcomes["duplicate"] >= 3
-    assert metrics.aws_errors.value(operation="DeleteMessageBatch", code="EndpointConnectionError") == 1
+    assert metrics.value("ticket_enrich_aws_errors_total", operation="DeleteMessageBatch", code="EndpointConnectionError") == 1
     assert queue_depth(clients.sqs, stack.queue_name) == {"visible": 0, "in_flight": 0, "delayed": 0}
     assert queue_depth(clients.sqs, stack.dlq_name)["visible"] == 0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from worker_harness import object_keys, queue_url, records, run_worker, ticket, upload
+from worker_harness import queue_url, run_worker, ticket, upload
 
+from tools.rig import object_keys, records
 from worker.resources import queue_depth
 
 
@@ -25,7 +26,7 @@ def test_s3_upload_becomes_an_enriched_object_and_a_record(clients, stack, enric
     assert document["enrichment"]["profile"] == enricher.profile
     assert record["enriched_object"]["S"] == f"s3://{stack.enriched_bucket}/T-100.json"
     # The s3:TestEvent that setup's notification produced was deleted, not processed.
-    assert metrics.messages.value(outcome="skipped") == 1
+    assert metrics.value("ticket_enrich_messages_total", outcome="skipped") == 1
     assert stats.outcomes == {"enriched": 1, "duplicate": 0, "rejected": 0, "failed": 0}
     assert queue_depth(clients.sqs, stack.queue_name) == {"visible": 0, "in_flight": 0, "delayed": 0}
 
@@ -37,7 +38,7 @@ def test_a_batch_is_one_enrich_call_and_direct_tickets_work(clients, stack, enri
     stats, metrics = run_worker(stack, enricher, clients)
     assert sorted(records(clients, stack)) == [f"D-{i}" for i in range(6)]
     assert stats.enrich_calls == stats.batches  # never one call per ticket
-    assert metrics.batch_size.count() == stats.batches
+    assert metrics.value("ticket_enrich_batch_size_count") == stats.batches
     assert sorted(object_keys(clients, stack.enriched_bucket)) == [f"D-{i}.json" for i in range(6)]
 
 
@@ -81,12 +82,28 @@ def test_malformed_tickets_get_rejection_records_and_are_not_retried(clients, st
     payload = direct["payload_object"]["S"].removeprefix(f"s3://{stack.enriched_bucket}/")
     assert clients.s3.get_object(Bucket=stack.enriched_bucket, Key=payload)["Body"].read() == b"\x01 not a ticket"
     assert found["T-GOOD"]["status"]["S"] == "enriched"
-    assert stats.outcomes["rejected"] == 4 and metrics.tickets.value(outcome="failed") == 0
+    assert stats.outcomes["rejected"] == 4 and metrics.value("ticket_enrich_tickets_total", outcome="failed") == 0
     # Deleted, not retried: nothing in flight, nothing in the DLQ, and a second worker finds nothing.
     assert queue_depth(clients.sqs, stack.queue_name) == {"visible": 0, "in_flight": 0, "delayed": 0}
     assert queue_depth(clients.sqs, stack.dlq_name)["visible"] == 0
     again, _ = run_worker(stack, enricher, clients)
     assert again.batches == 0
+
+
+def test_an_object_deleted_after_its_event_is_rejected_once(clients, stack, enricher):
+    upload(clients, stack, "gone.json", ticket("T-GONE"))
+    clients.s3.delete_object(Bucket=stack.raw_bucket, Key="gone.json")  # before any worker reads it
+    upload(clients, stack, "here.json", ticket("T-HERE"))
+    stats, _ = run_worker(stack, enricher, clients)
+
+    assert stats.outcomes == {"enriched": 1, "duplicate": 0, "rejected": 1, "failed": 0}
+    found = records(clients, stack)
+    gone = found[f"rejected:s3://{stack.raw_bucket}/gone.json"]
+    assert gone["field"]["S"] == "object" and "NoSuchKey" in gone["reason"]["S"]
+    assert sorted(found) == ["T-HERE", f"rejected:s3://{stack.raw_bucket}/gone.json"]
+    assert [r["source"] for r in stats.rejections] == [f"s3://{stack.raw_bucket}/gone.json"]
+    assert queue_depth(clients.sqs, stack.queue_name) == {"visible": 0, "in_flight": 0, "delayed": 0}
+    assert queue_depth(clients.sqs, stack.dlq_name)["visible"] == 0
 
 
 class ExplodingEnricher:
@@ -125,5 +142,5 @@ def test_poison_messages_reach_the_dlq_and_spare_their_batch(clients, make_stack
     assert all(int(m["Attributes"]["ApproximateReceiveCount"]) >= 5 for m in dead)
     # The failing batch was retried ticket by ticket, so the poison ticket failed alone.
     assert ["T-POISON"] in exploding.calls
-    assert metrics.tickets.value(outcome="failed") >= 2 * 5
+    assert metrics.value("ticket_enrich_tickets_total", outcome="failed") >= 2 * 5
     assert queue_depth(clients.sqs, stack.queue_name) == {"visible": 0, "in_flight": 0, "delayed": 0}

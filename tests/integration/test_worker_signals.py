@@ -12,17 +12,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from worker_harness import (
-    log_lines,
-    object_keys,
-    records,
-    run_worker,
-    start_hooked_worker,
-    ticket,
-    upload,
-    worker_env,
-)
+from worker_harness import run_worker, start_hooked_worker, ticket, upload
 
+from tools.rig import log_lines, object_keys, records, worker_env
 from worker.emulator import free_port
 from worker.resources import queue_depth
 

@@ -1,10 +1,10 @@
-"""Helpers for the worker's integration tests: tickets, uploads, reading back records and
-objects, and running a worker in-process or as `ticket-enrich worker` in a subprocess."""
+"""Helpers for the worker's integration tests: tickets, uploads, and running a worker in-process
+or as `ticket-enrich worker` in a subprocess. Reading back records and objects, and a worker's
+environment and log, are tools/rig.py's (the reliability drivers use them too)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from worker import resources
 from worker.app import build_worker, poll_settings
 from worker.aws import AwsClients
+from worker.engine import Engine
 from worker.loop import RunStats
 from worker.metrics import WorkerMetrics
 from worker.settings import Settings
@@ -37,21 +37,12 @@ def queue_url(clients: AwsClients, name: str) -> str:
     return clients.sqs.get_queue_url(QueueName=name)["QueueUrl"]
 
 
-def records(clients: AwsClients, settings: Settings) -> dict[str, dict[str, Any]]:
-    items = resources._scan(clients.dynamodb, settings.table)
-    return {item["ticket_id"]["S"]: item for item in items}
-
-
-def object_keys(clients: AwsClients, bucket: str) -> list[str]:
-    return resources._keys(clients.s3, bucket)
-
-
-def run_worker(settings: Settings, enricher: Any, clients: AwsClients,
+def run_worker(settings: Settings, engine: Engine, clients: AwsClients,
                **poll: Any) -> tuple[RunStats, WorkerMetrics]:
     """A worker in this process until the queue is drained (`--until-empty`), with these clients."""
     metrics, stats = WorkerMetrics(), RunStats(keep_rows=True)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        worker = build_worker(settings, clients, enricher, pool,
+        worker = build_worker(settings, clients, engine, pool,
                               poll_settings(settings, until_empty=True, **{"empty_wait_seconds": 1, **poll}),
                               metrics=metrics, stats=stats)
         watchdog = threading.Timer(RUN_LIMIT_S, worker.request_stop)
@@ -64,29 +55,9 @@ def run_worker(settings: Settings, enricher: Any, clients: AwsClients,
     return stats, metrics
 
 
-def worker_env(aws_env: dict[str, str], settings: Settings, artifacts: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, **aws_env,
-           "TICKET_ENRICH_ARTIFACTS": str(artifacts), "TICKET_ENRICH_QUEUE": settings.queue,
-           "TICKET_ENRICH_RAW_BUCKET": settings.raw_bucket, "TICKET_ENRICH_ENRICHED_BUCKET": settings.enriched_bucket,
-           "TICKET_ENRICH_TABLE": settings.table, "TICKET_ENRICH_HTTP_PORT": str(settings.http_port),
-           "TICKET_ENRICH_VISIBILITY_TIMEOUT": str(settings.visibility_timeout), **extra}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    return env
-
-
 def start_hooked_worker(env: dict[str, str], marker: Path, slow: str, log: Path) -> subprocess.Popen:
     """`ticket-enrich worker` in a subprocess whose clients are slowed by a botocore hook."""
     handle = open(log, "wb")  # noqa: SIM115 - closed with the process by the caller's wait
     return subprocess.Popen([sys.executable, str(HOOKED_WORKER), "--slow", slow, "--marker", str(marker), "--"],
                             env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO)
-
-
-def log_lines(log: Path) -> list[dict[str, Any]]:
-    lines = []
-    for raw in log.read_text(errors="replace").splitlines():
-        try:
-            lines.append(json.loads(raw))
-        except json.JSONDecodeError:
-            continue
-    return lines
 

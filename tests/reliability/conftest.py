@@ -12,7 +12,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 INTEGRATION = HERE.parent / "integration"
-for path in (INTEGRATION, HERE, HERE / "tools"):  # worker_harness, faults; this folder's helpers; the drivers
+for path in (INTEGRATION, HERE):  # worker_harness, faults; this folder's helpers (the drivers are in tools/)
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 

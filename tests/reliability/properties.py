@@ -14,8 +14,9 @@ import numpy as np
 from hypothesis import strategies as st
 
 from runtime.errors import TicketRejected
+from runtime.result import Enrichment
 from runtime.ticket import MAX_TEXT_CHARS, Ticket
-from ticket_enrich.schema import TICKET_ID_PATTERN, validate_ticket
+from ticket_schema import TICKET_ID_PATTERN, validate_ticket
 from worker.records import EnrichedRecord, RejectionRecord, enriched_document
 
 SENTIMENTS = ("NEGATIVE", "NEUTRAL", "POSITIVE")
@@ -46,7 +47,8 @@ def check_rejection(exc: TicketRejected) -> None:
     record.to_item()
 
 
-def check_enrichment(enricher, ticket: Ticket, output: dict[str, Any]) -> None:
+def check_enrichment(enricher, ticket: Ticket, enrichment: Enrichment) -> None:
+    output = enrichment.to_dict()
     body = output["enrichment"]
     assert output["ticket_id"] == ticket.ticket_id
     vector = np.asarray(body["embedding"])
@@ -55,9 +57,9 @@ def check_enrichment(enricher, ticket: Ticket, output: dict[str, Any]) -> None:
     assert body["urgency"]["level"] in enricher.rules.levels
     assert body["sentiment"]["label"] in ("NEGATIVE", "NEUTRAL", "POSITIVE") and 0 <= body["sentiment"]["score"] <= 1
     assert isinstance(body["summary"], str) and body["summary"].strip() and len(body["summary"]) <= MAX_TEXT_CHARS
-    document = enriched_document(ticket, output, source="s3://tickets-raw/x.json", variant=enricher.variant)
+    document = enriched_document(ticket, enrichment, source="s3://tickets-raw/x.json", variant=enricher.variant)
     assert_writable(document)
-    record = EnrichedRecord.from_enrichment(output, source="s3://tickets-raw/x.json", enriched_object="s3://e/x.json",
+    record = EnrichedRecord.from_enrichment(enrichment, source="s3://tickets-raw/x.json", enriched_object="s3://e/x.json",
                                             variant=enricher.variant, enrich_ms=1.0, receive_count=1)
     assert_writable(record.model_dump(mode="json"))
     record.to_item()
@@ -70,8 +72,8 @@ def settle(enricher, raw: bytes | str | dict[str, Any]) -> Ticket | TicketReject
     except TicketRejected as exc:
         check_rejection(exc)
         return exc
-    [output] = [e.to_dict() for e in enricher.enrich([ticket])]
-    check_enrichment(enricher, ticket, output)
+    [enrichment] = enricher.enrich([ticket])
+    check_enrichment(enricher, ticket, enrichment)
     return ticket
 
 

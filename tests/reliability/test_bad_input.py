@@ -14,11 +14,12 @@ from corpus import CORPUS, EMULATOR_CORPUS, Case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from properties import AWKWARD_TICKETS, BODIES, TICKET_DOCS, check_rejection, encode, settle
-from worker_harness import object_keys, queue_url, records, run_worker, upload
+from worker_harness import queue_url, run_worker, upload
 
 from runtime.errors import TicketRejected
 from runtime.ticket import Ticket
-from ticket_enrich.schema import validate_ticket
+from ticket_schema import validate_ticket
+from tools.rig import object_keys, records
 from worker.resources import queue_depth
 
 CASES = {case.name: case for case in CORPUS}

@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 from boundary_faults import DeleteEntriesFail, LostReply
 from faults import Fault
-from worker_harness import object_keys, queue_url, records, run_worker, ticket, upload
+from worker_harness import queue_url, run_worker, ticket, upload
 
+from tools.rig import object_keys, records
 from worker.aws import AwsClients, retry_config
 from worker.resources import queue_depth
 
@@ -72,7 +73,7 @@ def test_s3_put_failing_past_retries_is_written_on_the_next_delivery(clients, ma
     key = rejection["payload_object"]["S"].removeprefix(f"s3://{stack.enriched_bucket}/")
     assert clients.s3.get_object(Bucket=stack.enriched_bucket, Key=key)["Body"].read() == b"<not a ticket>"
     assert stats.outcomes == {"enriched": 2, "duplicate": 0, "rejected": 1, "failed": 3}
-    assert metrics.messages.value(outcome="retried") == 3
+    assert metrics.value("ticket_enrich_messages_total", outcome="retried") == 3
 
 
 def test_dynamodb_throttled_past_retries_is_recorded_on_the_next_delivery(clients, make_stack, enricher):
@@ -99,7 +100,7 @@ def test_dynamodb_unreachable_fails_the_batch_and_it_comes_back(clients, make_st
     assert (lookup.injected, write.injected) == (ATTEMPTS, 3 * ATTEMPTS)
     assert receive_counts(found, ids) == [2, 2, 2]
     assert stats.outcomes["failed"] == 3 and stats.outcomes["enriched"] == 3
-    assert metrics.messages.value(outcome="retried") == 3
+    assert metrics.value("ticket_enrich_messages_total", outcome="retried") == 3
 
 
 def test_dynamodb_write_that_took_effect_but_lost_its_reply_is_not_duplicated(clients, make_stack, enricher):
@@ -114,7 +115,7 @@ def test_dynamodb_write_that_took_effect_but_lost_its_reply_is_not_duplicated(cl
     # The retry's conditional put fails, so the worker counts the ticket as a duplicate (see
     # docs/RELIABILITY.md); the message is deleted all the same and nothing comes back.
     assert stats.outcomes["failed"] == 0 and stats.outcomes["enriched"] + stats.outcomes["duplicate"] == 3
-    assert metrics.messages.value(outcome="retried") == 0 and stats.enrich_calls == 1
+    assert metrics.value("ticket_enrich_messages_total", outcome="retried") == 0 and stats.enrich_calls == 1
 
 
 def test_sqs_delete_with_failed_entries_is_a_harmless_redelivery(clients, make_stack, enricher):
@@ -128,7 +129,7 @@ def test_sqs_delete_with_failed_entries_is_a_harmless_redelivery(clients, make_s
     assert partial.injected == 1 and partial.entries == 3
     assert receive_counts(found, ids) == [1, 1, 1]
     assert stats.outcomes["enriched"] == 3 and stats.outcomes["duplicate"] == 3  # came back, recognised
-    assert metrics.aws_errors.value(operation="DeleteMessageBatch", code="InternalError") == partial.entries
+    assert metrics.value("ticket_enrich_aws_errors_total", operation="DeleteMessageBatch", code="InternalError") == partial.entries
 
 
 def test_sqs_delete_that_took_effect_but_lost_its_reply(clients, make_stack, enricher):
@@ -167,5 +168,5 @@ def test_throttled_receive_and_a_failing_visibility_change_lose_nothing(clients,
     found = assert_settled_once(clients, stack, ids)
     assert (receive.injected, get.injected, backoff.injected) == (ATTEMPTS, 2 * ATTEMPTS, ATTEMPTS)
     assert receive_counts(found, ids) == [2, 2]  # back after the visibility timeout instead of the backoff
-    assert metrics.aws_errors.value(operation="ChangeMessageVisibility", code="EndpointConnectionError") == 1
+    assert metrics.value("ticket_enrich_aws_errors_total", operation="ChangeMessageVisibility", code="EndpointConnectionError") == 1
     assert stats.outcomes["failed"] == 2

@@ -1,12 +1,12 @@
-"""The chaos run of `make chaos` (tools/chaos.py), small enough for `make test`: tickets on the
+"""The chaos run of `make chaos` (tools/chaos.py at the repository root), small enough for `make test`: tickets on the
 emulator while the worker is SIGKILLed at least three times mid-work and restarted, then drained. Every
 ticket ends as exactly one record, no good ticket reaches the DLQ, and the journal shows the
 redeliveries the kills caused."""
 
 from __future__ import annotations
 
-from chaos import ChaosConfig, run_chaos
-from rig import Rig
+from tools.chaos import ChaosConfig, run_chaos
+from tools.rig import Rig
 
 
 def test_sigkills_at_random_moments_lose_and_duplicate_nothing(clients, make_stack, aws_env, artifacts_dir, tmp_path):

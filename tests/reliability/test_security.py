@@ -19,12 +19,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from worker_harness import REPO, records, ticket, upload, worker_env
+from worker_harness import REPO, ticket, upload
 
 from runtime.ticket import MAX_TEXT_CHARS
-from ticket_enrich.schema import MAX_BODY_CHARS, MAX_SUBJECT_CHARS, validate_ticket
+from ticket_schema import MAX_BODY_CHARS, MAX_SUBJECT_CHARS, validate_ticket
+from tools.rig import records, worker_env
 
-SERVING_PACKAGES = ("runtime", "worker", "ticket_enrich")
+SERVING_PACKAGES = ("runtime", "worker", "ticket_schema", "ticket_enrich")
 AUDITED_WORKER = Path(__file__).with_name("audited_worker.py")
 TICKET_ENRICH = str(Path(sys.executable).with_name("ticket-enrich"))
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from worker_harness import records, run_worker, ticket, upload
+from worker_harness import run_worker, ticket, upload
 
 from runtime.errors import TicketRejected
-from ticket_enrich.schema import validate_ticket
+from ticket_schema import validate_ticket
+from tools.rig import records
 from worker.records import enriched_document
 from worker.resources import queue_depth
 
@@ -37,9 +38,10 @@ def test_hostile_json_is_rejected_with_its_reason(name):
     assert reason in caught.value.reason
 
 
-def test_accepted_metadata_can_be_written_back_as_json():
+def test_accepted_metadata_can_be_written_back_as_json(offline_enricher):
     ticket_ = validate_ticket(b'{"ticket_id": "T-1", "body": "hi", "metadata": {"a": [[[1, 2.5]]], "b": "\\u00e9"}}')
-    document = enriched_document(ticket_, {"ticket_id": "T-1", "enrichment": {}}, source="s3://b/k", variant=None)
+    [enrichment] = offline_enricher.enrich([ticket_])
+    document = enriched_document(ticket_, enrichment, source="s3://b/k", variant=None)
     assert json.loads(json.dumps(document, ensure_ascii=False).encode("utf-8"))["ticket"]["metadata"]["b"] == "é"
 
 

@@ -112,7 +112,7 @@ def test_no_artifacts_reach_the_image():
                  "runtime/__pycache__/cpu.cpython-311.pyc", "k8s/base/deployment.yaml"):
         assert dockerignored(path), path
     for path in ("pyproject.toml", "runtime/cpu.py", "runtime/data/urgency.json", "worker/cli.py",
-                 "ticket_enrich/cli.py"):
+                 "ticket_schema/ticket.py", "ticket_enrich/cli.py"):
         assert not dockerignored(path), path
 
 
@@ -135,7 +135,7 @@ def test_the_build_context_installs_without_torch(tmp_path):
         metadata = email.message_from_bytes(archive.read(next(n for n in archive.namelist()
                                                               if n.endswith(".dist-info/METADATA"))))
         entry_points = archive.read(next(n for n in archive.namelist() if n.endswith("entry_points.txt"))).decode()
-    assert packages == {"runtime", "worker", "ticket_enrich"}
+    assert packages == {"runtime", "worker", "ticket_schema", "ticket_enrich"}
     assert "ticket-enrich = ticket_enrich.cli:main" in entry_points
     base = [req for req in metadata.get_all("Requires-Dist") if "extra ==" not in req]
     names = {re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0].lower() for req in base}

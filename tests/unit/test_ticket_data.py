@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import TicketRejected
-from ticket_enrich.schema import validate_ticket
+from ticket_schema import validate_ticket
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "tickets"

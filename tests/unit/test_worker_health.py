@@ -51,16 +51,25 @@ def test_probes_follow_the_worker_state(served):
 
 def test_metrics_are_prometheus_text(served):
     url, _health, metrics, _clock = served
-    metrics.tickets.inc(2, outcome="rejected")
+    metrics.tickets.labels(outcome="rejected").inc(2)
     status, body = _get(url + "/metrics")
     assert status == 200
-    assert 'ticket_enrich_tickets_total{outcome="rejected"} 2' in body
+    assert 'ticket_enrich_tickets_total{outcome="rejected"} 2.0' in body
     assert _get(url + "/nope")[0] == 404
 
 
 def test_worker_imports_no_build_time_packages():
+    # The CLI package (ticket_enrich) launches the worker; the worker never imports it back.
     code = ("import sys, runtime, worker.app, worker.aws_cli, worker.cli, worker.fetch, worker.resources, worker.emulator; "
-            "bad = sorted(m for m in ('torch', 'transformers', 'optimum', 'export') if m in sys.modules); "
+            "bad = sorted(m for m in ('torch', 'transformers', 'optimum', 'export', 'ticket_enrich') if m in sys.modules); "
+            "print(','.join(bad))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_the_schema_imports_neither_the_worker_nor_the_cli():
+    code = ("import sys, ticket_schema; "
+            "bad = sorted(m for m in ('worker', 'ticket_enrich', 'export', 'torch', 'boto3') if m in sys.modules); "
             "print(','.join(bad))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.settings import Settings, SettingsError
+from worker.errors import SettingsError
+from worker.settings import Settings
 
 
 def test_defaults_are_the_documented_names():

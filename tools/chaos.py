@@ -2,7 +2,7 @@
 starts it again; then a last worker drains the queue, and every ticket must have ended as
 exactly one record: none lost, none written twice, no good ticket in the dead-letter queue.
 
-    python tests/reliability/tools/chaos.py [--tickets 500] [--kills 10] [--artifacts DIR]   (make chaos)
+    python -m tools.chaos [--tickets 500] [--kills 10] [--artifacts DIR]   (make chaos)
 
 The worker is `ticket-enrich worker`, run through journaled_worker.py so that its enrich calls
 and its S3, DynamoDB and SQS calls are journaled: the journal counts the enrichment runs against
@@ -25,13 +25,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from journaled_worker import read_journal  # noqa: E402
-from rig import REPO, Rig, account, add_run_arguments, drive, machine_load, make_uploads, put  # noqa: E402
-from worker_harness import log_lines, worker_env  # noqa: E402
-
-JOURNALED_WORKER = Path(__file__).with_name("journaled_worker.py")
+from tools.journaled_worker import read_journal
+from tools.rig import (
+    Rig,
+    account,
+    add_run_arguments,
+    drive,
+    log_lines,
+    machine_load,
+    make_uploads,
+    put,
+    start_worker,
+    wait_logged_ready,
+    worker_env,
+)
 
 
 @dataclass(frozen=True)
@@ -92,17 +99,8 @@ class Supervisor:
     def start(self, *flags: str) -> tuple[subprocess.Popen, Path]:
         self.starts += 1
         log = self.workdir / f"worker-{self.starts:03d}.log"
-        with open(log, "wb") as handle:
-            process = subprocess.Popen([sys.executable, str(JOURNALED_WORKER), "--journal", str(self.journal), "--",
-                                        *flags], env=self.env, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO)
-        return process, log
-
-    def wait_ready(self, process: subprocess.Popen, log: Path, limit_s: float = 120.0) -> None:
-        deadline = time.monotonic() + limit_s
-        while time.monotonic() < deadline and process.poll() is None:
-            if any(line.get("msg") == "worker ready" for line in log_lines(log)):
-                return
-            time.sleep(0.05)
+        command = [sys.executable, "-m", "tools.journaled_worker", "--journal", str(self.journal), "--", *flags]
+        return start_worker(self.env, log, command), log
 
 
 def run_chaos(rig: Rig, artifacts: Path, config: ChaosConfig, workdir: Path,
@@ -131,7 +129,7 @@ def run_chaos(rig: Rig, artifacts: Path, config: ChaosConfig, workdir: Path,
         process, log = supervisor.start()
         began = time.monotonic()
         if config.from_ready:
-            supervisor.wait_ready(process, log)
+            wait_logged_ready(process, log)
         lifetime = rng.uniform(config.min_up_s, config.max_up_s)
         try:
             process.wait(timeout=max(lifetime - (time.monotonic() - began), 0) if not config.from_ready else lifetime)
@@ -238,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     config = ChaosConfig(tickets=args.tickets, kills=args.kills, bad_every=args.bad_every, min_up_s=args.min_up,
                          max_up_s=args.max_up, upload_seconds=args.upload_seconds,
                          visibility_timeout=args.visibility_timeout, seed=args.seed, profile=args.profile)
-    return drive(args, "chaos.py", config.visibility_timeout,
+    return drive(args, "chaos", config.visibility_timeout,
                  lambda rig, artifacts, workdir: run_chaos(rig, artifacts, config, workdir), report, argv)
 
 

@@ -4,7 +4,7 @@ Measures tickets/min, end-to-end latency from the start of each upload to its re
 (`enriched_at`, stamped just before the DynamoDB write), the worker's RSS over time, and that
 the backlog drains with nothing lost.
 
-    python tests/reliability/tools/load.py [--tickets 2000] [--wave 200] [--artifacts DIR]   (make load)
+    python -m tools.load [--tickets 2000] [--wave 200] [--artifacts DIR]   (make load)
 """
 
 from __future__ import annotations
@@ -25,15 +25,23 @@ from typing import Any
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tools.rig import (
+    Rig,
+    account,
+    add_run_arguments,
+    drive,
+    machine_load,
+    make_uploads,
+    percentile,
+    put,
+    record_count,
+    records,
+    start_worker,
+    worker_env,
+)
+from worker.emulator import free_port
+from worker.resources import queue_depth
 
-from rig import REPO, Rig, account, add_run_arguments, drive, machine_load, make_uploads, percentile, put  # noqa: E402
-from worker_harness import records, worker_env  # noqa: E402
-
-from worker.emulator import free_port  # noqa: E402
-from worker.resources import queue_depth  # noqa: E402
-
-TICKET_ENRICH = str(Path(sys.executable).with_name("ticket-enrich"))
 MIB = 1024 * 1024
 
 
@@ -104,12 +112,6 @@ def rss_figures(samples: list[tuple[float, int]], warm_from: float) -> dict[str,
             "timeline_mib": [[round(t - start), round(rss / MIB, 1)] for t, rss in warm[::step]]}
 
 
-def record_count(rig: Rig) -> int:
-    """Records in the table (a scan returns at most 1 MB per page, so every page is counted)."""
-    pages = rig.clients.dynamodb.get_paginator("scan").paginate(TableName=rig.settings.table, Select="COUNT")
-    return sum(page["Count"] for page in pages)
-
-
 def run_load(rig: Rig, artifacts: Path, config: LoadConfig, workdir: Path,
              say: Callable[[str], None] = print) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
@@ -120,8 +122,7 @@ def run_load(rig: Rig, artifacts: Path, config: LoadConfig, workdir: Path,
     uploads = make_uploads(config.tickets, f"LD-{int(time.time()) % 100000}")
     load_before = machine_load()
     log = workdir / "worker.log"
-    with open(log, "wb") as handle:
-        process = subprocess.Popen([TICKET_ENRICH, "worker"], env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO)
+    process = start_worker(env, log)
     sampler = RssSampler(process.pid, config.sample_every_s)
     try:
         wait_ready(base, process)
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     add_run_arguments(parser, "load")
     args = parser.parse_args(argv)
     config = LoadConfig(tickets=args.tickets, wave=args.wave, low_water=args.low_water, profile=args.profile)
-    return drive(args, "load.py", config.visibility_timeout,
+    return drive(args, "load", config.visibility_timeout,
                  lambda rig, artifacts, workdir: run_load(rig, artifacts, config, workdir), report, argv)
 
 

@@ -3,7 +3,7 @@ line per completed call of interest, appended with a single write (a SIGKILL can
 The hooks are botocore events on the session the worker's clients are built from; the worker
 code is unchanged.
 
-    python journaled_worker.py --journal calls.jsonl -- [worker flags]
+    python -m tools.journaled_worker --journal calls.jsonl -- [worker flags]
 
 Lines: {"pid", "t", "op", "key", "ok", "code"} for s3.PutObject (key: the object key) and
 dynamodb.PutItem (key: the record's ticket_id); {"pid", "t", "op", "n"} for
@@ -23,11 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+import boto3
 
-import boto3  # noqa: E402
-
-from worker import cli  # noqa: E402
+from worker import cli
 
 KEYED = {"s3.PutObject": lambda p: p.get("Key"), "dynamodb.PutItem": lambda p: p["Item"]["ticket_id"]["S"]}
 COUNTED = {"sqs.ReceiveMessage": "Messages", "sqs.DeleteMessageBatch": "Successful"}

@@ -3,7 +3,7 @@ with many more hypothesis examples, plus the fixed corpus, against validate_tick
 Enricher. Counts what was tried and what became of it; exits 1 at the first input that ends as
 anything but a rejection naming its reason or a correct enrichment (hypothesis then prints it).
 
-    python tests/reliability/tools/fuzz.py [--examples 2000] [--profile offline]
+    python -m tools.fuzz [--examples 2000] [--profile offline]
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
+from tools.rig import REPO, machine_load
+
+# The properties and the corpus are the reliability tests' own (tests/reliability): this runs them longer.
+sys.path.insert(0, str(REPO / "tests" / "reliability"))
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from properties import AWKWARD_TICKETS, BODIES, TICKET_DOCS, encode, settle  # noqa: E402
-from rig import REPO, machine_load  # noqa: E402
 
 from runtime.errors import TicketRejected  # noqa: E402
 
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     for run in (any_bytes, ticket_docs, awkward_tickets, any_text):
         run()
     summary = {
-        "command": "python tests/reliability/tools/fuzz.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m tools.fuzz " + " ".join(argv if argv is not None else sys.argv[1:]),
         "tried": sum(sum(c.values()) for c in outcomes.values()),
         "by_property": {name: dict(counter.most_common()) for name, counter in outcomes.items()},
         "failures": 0,  # any failure stops the run with hypothesis' minimal example and exit 1

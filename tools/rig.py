@@ -1,5 +1,8 @@
-"""What the long-run drivers (chaos.py, load.py) share: a private emulator with freshly named
-resources, the tickets they upload, and the final account of what became of every ticket.
+"""What the long-run drivers (chaos.py, load.py) share, in pieces a new driver can reuse: a
+private emulator with freshly named resources (`open_rig`), the tickets they upload
+(`make_uploads`, `put`), worker processes (`worker_env`, `start_worker`, `wait_logged_ready`),
+reading back what happened (`records`, `record_count`, `object_keys`, `drain_dlq`, `log_lines`)
+and the final account of what became of every ticket (`account`).
 
 The drivers always start their own moto server on a free 127.0.0.1 port (or use --endpoint if
 given): they never touch the resources of `make aws-up` or of real AWS by accident."""
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -18,20 +22,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-REPO = Path(__file__).resolve().parents[3]
-for path in (REPO, REPO / "tests" / "integration"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+import boto3
 
-import boto3  # noqa: E402
-from worker_harness import object_keys, records  # noqa: E402
+from worker import emulator as emu
+from worker import resources
+from worker.aws import AwsClients
+from worker.settings import Settings
 
-from worker import emulator as emu  # noqa: E402
-from worker import resources  # noqa: E402
-from worker.aws import AwsClients  # noqa: E402
-from worker.settings import Settings  # noqa: E402
-
+REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples" / "tickets"
+TICKET_ENRICH = str(Path(sys.executable).with_name("ticket-enrich"))
 
 
 @dataclass
@@ -63,6 +63,51 @@ def open_rig(workdir: Path, visibility_timeout: int, extend_every: float | None 
     return Rig(clients, settings, env, server)
 
 
+# ---- worker processes --------------------------------------------------------------------
+
+
+def worker_env(aws_env: dict[str, str], settings: Settings, artifacts: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `ticket-enrich worker` on these resources (extra: more variables)."""
+    env = {**os.environ, **aws_env,
+           "TICKET_ENRICH_ARTIFACTS": str(artifacts), "TICKET_ENRICH_QUEUE": settings.queue,
+           "TICKET_ENRICH_RAW_BUCKET": settings.raw_bucket, "TICKET_ENRICH_ENRICHED_BUCKET": settings.enriched_bucket,
+           "TICKET_ENRICH_TABLE": settings.table, "TICKET_ENRICH_HTTP_PORT": str(settings.http_port),
+           "TICKET_ENRICH_VISIBILITY_TIMEOUT": str(settings.visibility_timeout), **extra}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def start_worker(env: dict[str, str], log: Path, command: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """A worker in its own process (default `ticket-enrich worker`), stdout and stderr to `log`."""
+    with open(log, "wb") as handle:
+        return subprocess.Popen(command or [TICKET_ENRICH, "worker"], env=env, stdout=handle,
+                                stderr=subprocess.STDOUT, cwd=REPO)
+
+
+def log_lines(log: Path) -> list[dict[str, Any]]:
+    """The JSON lines of a worker's log (anything else in it is skipped)."""
+    lines = []
+    for raw in log.read_text(errors="replace").splitlines():
+        try:
+            lines.append(json.loads(raw))
+        except json.JSONDecodeError:
+            continue
+    return lines
+
+
+def wait_logged_ready(process: subprocess.Popen[bytes], log: Path, limit_s: float = 120.0) -> None:
+    """Return once the worker has logged "worker ready" (models loaded, queue found), or it
+    exited, or `limit_s` passed."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(line.get("msg") == "worker ready" for line in log_lines(log)):
+            return
+        time.sleep(0.05)
+
+
+# ---- tickets in, records out --------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Upload:
     key: str
@@ -91,6 +136,22 @@ def put(rig: Rig, upload: Upload) -> float:
     started = time.time()
     rig.clients.s3.put_object(Bucket=rig.settings.raw_bucket, Key=upload.key, Body=upload.body)
     return started
+
+
+def records(clients: AwsClients, settings: Settings) -> dict[str, dict[str, Any]]:
+    """Every record in the table, by ticket_id, as DynamoDB attribute values."""
+    items = resources._scan(clients.dynamodb, settings.table)
+    return {item["ticket_id"]["S"]: item for item in items}
+
+
+def record_count(rig: Rig) -> int:
+    """Records in the table (a scan returns at most 1 MB per page, so every page is counted)."""
+    pages = rig.clients.dynamodb.get_paginator("scan").paginate(TableName=rig.settings.table, Select="COUNT")
+    return sum(page["Count"] for page in pages)
+
+
+def object_keys(clients: AwsClients, bucket: str) -> list[str]:
+    return resources._keys(clients.s3, bucket)
 
 
 def drain_dlq(rig: Rig) -> list[str]:
@@ -198,7 +259,7 @@ def drive(args: argparse.Namespace, script: str, visibility_timeout: int,
         summary = run(rig, args.artifacts.resolve(), workdir)
     finally:
         rig.close()
-    summary["command"] = f"python tests/reliability/tools/{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+    summary["command"] = f"python -m tools.{script} " + " ".join(sys.argv[1:] if argv is None else argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2))
     print(report(summary))
