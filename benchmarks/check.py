@@ -22,6 +22,10 @@ from benchmarks.settings import REPO
 RESULTS = REPO / "benchmarks" / "results"
 GATED = ("b1.p50_ms", "cold_start_s", "peak_rss_mb", "artifact_bytes")
 GATED_SUFFIX = ".tickets_per_s"  # batched throughput, whatever the batch size
+# The end-to-end sections: equal work with the peers (30 greedy tokens) and the runtime's defaults
+# (the `ticket` preset, every summary to its full budget). Gated once the baseline has them; a
+# baseline section the latest results lack fails (re-measure it) instead of passing unseen.
+END_TO_END = ("end_to_end", "end_to_end_default")
 BUSY_ABOVE = 3.0  # load average; the run itself puts ~2 on a 2-core machine
 TOLERANCE = 0.15
 
@@ -75,6 +79,11 @@ def compare(baseline: dict, latest: dict) -> tuple[list[Comparison], list[tuple[
     return both, unmatched
 
 
+def unmeasured(baseline: dict, latest: dict) -> list[str]:
+    """The end-to-end sections the baseline gates that the latest results do not have."""
+    return [name for name in END_TO_END if name in baseline.get("sections", {}) and name not in latest.get("sections", {})]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fail when a ratio to PyTorch regressed against the baseline.")
     parser.add_argument("--baseline", type=Path, default=RESULTS / "baseline.json")
@@ -102,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"{BUSY_ABOVE:g}) in: {', '.join(busy)}; re-measure on a quiet one before trusting a failure",
                   file=sys.stderr)
     failures = [c for c in comparisons if c.regressed(args.tolerance)]
+    missing = unmeasured(baseline, latest)
+    for section in missing:
+        print(f"{section}: in the baseline, not in the latest results (run `make bench PYTEST_FLAGS=\"-k {section}\"`)",
+              file=sys.stderr)
+    for section in END_TO_END:
+        if section not in baseline.get("sections", {}):
+            print(f"{section}: not in the baseline yet, so not gated (after a quiet run: --update-baseline)",
+                  file=sys.stderr)
     print(f"{'section':<13} {'engine':<20} {'metric':<22} {'baseline':>9} {'latest':>9} {'change':>8}")
     for c in comparisons:
         flag = "  REGRESSED" if c in failures else ""
@@ -111,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     if not comparisons:
         print("nothing to compare: the baseline and the latest results share no gated ratio", file=sys.stderr)
         return 2
+    if missing:
+        return 1
     if failures:
         print(f"\n{len(failures)} ratio(s) to PyTorch fell by more than {args.tolerance:.0%} against the baseline",
               file=sys.stderr)

@@ -7,12 +7,12 @@ chains the best peer of each stage (Optimum int8 for embeddings and sentiment, C
 the summary), and "ct2-int8" is CTranslate2 alone for all three.
 
 `end_to_end_default` (what users get): our Enricher at `RuntimeConfig()`'s defaults, as a user
-calls it, at the worker's batch of 10; short tickets are their own summary as the default says,
-and every summary runs to the default's full token budget (its minimum length forced to its
-maximum: stand-in weights rarely stop early, real weights do, so this is the default's worst
-case). PyTorch runs the same generation settings on the same tickets. Fewer tickets than the
-equal-work section: the checkpoint's own settings (4 beams, up to 142 tokens) take seconds a
-ticket in PyTorch."""
+calls it (the `ticket` summary preset: greedy, each ticket its own new-token budget, 25% of its
+source tokens between 20 and 60), at the worker's batch of 10; short tickets are their own summary
+as the default says, and every summary runs to its own full budget (EOS forbidden before it:
+stand-in weights rarely stop early, real weights do, so this is the default's worst case).
+PyTorch runs the same search on the same tickets with the same budgets (generate() takes one
+length per call: each batch's tickets in groups of equal budget)."""
 
 from __future__ import annotations
 
@@ -90,18 +90,25 @@ def test_end_to_end_default(models, settings, tickets, recorder):
     summarized = {row.ticket_id for row in probe if row.summary_kind == "abstractive"}
     from runtime import Enricher, RuntimeConfig
 
-    generation = ours.full_budget(Enricher.from_artifacts(models.root, RuntimeConfig(threads=threads)).generation)
+    default = Enricher.from_artifacts(models.root, RuntimeConfig(threads=threads))
+    preset = ours.full_budget(default.summary_preset)
+    long = [t for t in chosen if t["ticket_id"] in summarized]
+    budgets = dict(zip([t["ticket_id"] for t in long], ours.new_tokens(default, ticket_texts(long)), strict=True))
+    del default
     folders = {role: models.checkpoint(role) for role in ("embedding", "sentiment", "summary")}
-    engines.insert(0, torch_ref.default_pipeline(folders, threads, generation, summarized))
+    engines.insert(0, torch_ref.default_pipeline(folders, threads, preset.config, budgets))
     before = load_average()
     batched = interleaved(engines, batches(chosen, size), settings.slow_rounds)
     rows = {engine.name: {"family": engine.family, "detail": engine.detail, "load_s": round(engine.load_s, 3),
                           f"b{size}": batched[engine.name].throughput()} for engine in engines}
+    new = sorted(budgets.values())
     recorder.add("end_to_end_default", {
         "load_avg": {"before": before, "after": load_average()}, "rounds": settings.slow_rounds,
         "threads": threads, "target_tickets_per_min": TARGET_TICKETS_PER_MIN,
         "inputs": {f"b{size}_tickets": len(chosen), "summarized": len(summarized)},
-        "generation": {"num_beams": generation.num_beams, "new_tokens": generation.total_max_length - 1,
+        "generation": {"preset": preset.name, "num_beams": preset.config.num_beams,
+                       "new_tokens": {"min": new[0], "median": new[len(new) // 2], "max": new[-1],
+                                      "total": sum(new)} if new else {},
                        "forced_to_full_budget": True},
         "engines": rows,
     })

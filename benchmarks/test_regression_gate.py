@@ -45,3 +45,30 @@ def test_only_our_engines_are_gated_and_the_tolerance_is_15_percent(tmp_path, ca
     assert main(["--baseline", str(paths["baseline"]), "--latest", str(paths["ok"])]) == 0
     assert main(["--baseline", str(paths["baseline"]), "--latest", str(paths["bad"])]) == 1
     assert "REGRESSED" in capsys.readouterr().out
+
+
+def test_both_end_to_end_sections_are_gated_and_cannot_go_unmeasured(tmp_path, capsys):
+    """The equal-work and the default-settings sections: a fall fails either, and one the baseline
+    has but the latest results lack fails too (it would otherwise pass unseen)."""
+    def with_end_to_end(default_tps: float, sections: tuple[str, ...] = ("end_to_end", "end_to_end_default")) -> dict:
+        data = results(25.0, 50.0, 40.0, 250.0)
+        for name in sections:
+            tps = default_tps if name == "end_to_end_default" else 40.0
+            section = {"reference": "pytorch", "engines": {
+                "pytorch": {"family": "reference", "b10": {"tickets_per_s": 10.0}},
+                "ours-avx512_vnni": {"family": "ours", "b10": {"tickets_per_s": tps}}}}
+            section["ratios"] = section_ratios(section)
+            data["sections"][name] = section
+        return data
+
+    paths = {}
+    for name, data in {"baseline": with_end_to_end(40.0), "slower_default": with_end_to_end(30.0),
+                       "no_default": with_end_to_end(40.0, ("end_to_end",)), "same": with_end_to_end(40.0)}.items():
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(data))
+    compared, _ = compare(with_end_to_end(40.0), with_end_to_end(30.0))
+    assert {c.section for c in compared if c.regressed(0.15)} == {"end_to_end_default"}
+    assert main(["--baseline", str(paths["baseline"]), "--latest", str(paths["same"])]) == 0
+    assert main(["--baseline", str(paths["baseline"]), "--latest", str(paths["slower_default"])]) == 1
+    assert main(["--baseline", str(paths["baseline"]), "--latest", str(paths["no_default"])]) == 1
+    assert "end_to_end_default: in the baseline, not in the latest results" in capsys.readouterr().err

@@ -90,6 +90,13 @@ class CrossCache:
         taken.fill_from(self, rows)
         return taken
 
+    def head(self, rows: int) -> CrossCache:
+        """The first `rows` rows: views of this cache's memory, nothing copied."""
+        first = CrossCache.__new__(CrossCache)
+        first.names, first.lengths = self.names, self.lengths[:rows]
+        first.values = {name: value[:rows] for name, value in self.values.items()}
+        return first
+
     def fill_from(self, other: CrossCache, rows: np.ndarray) -> None:
         for name, target in self.values.items():
             source = other.values[name]
@@ -187,6 +194,12 @@ class CachedDecoder:
 
     def keep(self, rows: np.ndarray) -> None:
         rows = np.asarray(rows, dtype=np.int64)
+        if np.array_equal(rows, np.arange(len(rows))):
+            # The first rows stay (greedy, longest first: the rows a per-row budget ends first are
+            # the last ones): views of the same memory, nothing copied.
+            self._set_self({name: buffer[: len(rows)] for name, buffer in self.buffers.items()})
+            self._set_cross(self.cross.head(len(rows)))
+            return
         kept = {}
         for name, buffer in self.buffers.items():
             kept[name] = np.empty((len(rows),) + buffer.shape[1:], dtype=buffer.dtype)

@@ -77,14 +77,14 @@ def generation_config(base, new_tokens: int, beams: int):
     return config
 
 
-def generation_like(base, ours):
+def generation_like(base, ours, new_tokens: int):
     """A full copy of the checkpoint's generation config set to our runtime's GenerationConfig
-    `ours` (same search, lengths and processors)."""
+    `ours` (same search and processors), exactly `new_tokens` long."""
     config = copy.deepcopy(base)
     config.do_sample = False
     config.num_beams = ours.num_beams
-    config.max_length, config.min_length = ours.total_max_length, ours.total_min_length
-    config.max_new_tokens = config.min_new_tokens = None
+    config.max_length, config.min_length = None, 0
+    config.max_new_tokens = config.min_new_tokens = new_tokens
     config.no_repeat_ngram_size = ours.no_repeat_ngram_size
     config.length_penalty, config.early_stopping = ours.length_penalty, ours.early_stopping
     config.forced_bos_token_id, config.forced_eos_token_id = ours.forced_bos_token_id, ours.forced_eos_token_id
@@ -151,10 +151,12 @@ def pipeline(folders: dict[str, Path], threads: int, new_tokens: int) -> Engine:
     return loaded("pytorch", "reference", "transformers eager fp32, three models", build)
 
 
-def default_pipeline(folders: dict[str, Path], threads: int, generation, summarized: set[str]) -> Engine:
+def default_pipeline(folders: dict[str, Path], threads: int, generation, budgets: dict[str, int]) -> Engine:
     """End to end at our runtime's default settings: the three models, the summary with the same
-    generation settings as ours (`generation`, our GenerationConfig) and for the same tickets
-    (`summarized`: the ticket ids our default summarizes; the others are their own summary)."""
+    search as ours (`generation`, our GenerationConfig) and for the same tickets with the same
+    budgets (`budgets`: ticket id -> new tokens, for the tickets our default summarizes; the others
+    are their own summary). generate() takes one length for a whole batch: the batch's tickets are
+    summarized in groups of equal budget, each exactly its budget (min = max new tokens)."""
 
     def build():
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
@@ -164,15 +166,23 @@ def default_pipeline(folders: dict[str, Path], threads: int, generation, summari
         torch = torch_threads(threads)
         tokenizer = AutoTokenizer.from_pretrained(folders["summary"])
         model = AutoModelForSeq2SeqLM.from_pretrained(folders["summary"]).eval()
-        model.generation_config = generation_like(model.generation_config, generation)
+        searches = {tokens: generation_like(model.generation_config, generation, tokens)
+                    for tokens in set(budgets.values())}
         summarize = summary_runner(model, tokenizer, torch)
 
         def run(tickets: list[dict]):
             texts = ticket_texts(tickets)
-            long = [text for ticket, text in zip(tickets, texts, strict=True) if ticket["ticket_id"] in summarized]
-            return embed(texts), classify(texts), summarize(long) if long else []
+            groups: dict[int, list[str]] = {}
+            for ticket, text in zip(tickets, texts, strict=True):
+                if ticket["ticket_id"] in budgets:
+                    groups.setdefault(budgets[ticket["ticket_id"]], []).append(text)
+            summaries = []
+            for tokens, group in groups.items():
+                model.generation_config = searches[tokens]
+                summaries += summarize(group)
+            return embed(texts), classify(texts), summaries
 
         return run
 
-    return loaded("pytorch", "reference", "transformers eager fp32, three models, our default generation settings",
+    return loaded("pytorch", "reference", "transformers eager fp32, three models, our default summary preset",
                   build)

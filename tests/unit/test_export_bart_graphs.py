@@ -156,6 +156,39 @@ def test_rows_kept_and_reordered_keep_their_caches(tiny, batch):
     np.testing.assert_allclose(decoder.step(last[:, 0]), reference[:, -1], atol=TOLERANCE)
 
 
+def test_the_first_rows_are_kept_as_views_and_decode_as_alone(tiny, batch):
+    """Greedy, longest first: the rows a per-row budget ends first are the last ones, and the
+    first rows stay as views of the same buffers (nothing copied); they decode as they would alone."""
+    model, sessions, _ = tiny
+    ids, mask, decoder_ids, _ = batch
+    hidden = sessions["encoder"].run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    decoder = decoder_for(sessions, hidden, mask)
+    for position in range(3):
+        decoder.step(decoder_ids[:, position])
+    buffers = dict(decoder.buffers)
+    decoder.keep(np.array([0, 1]))
+    assert all(np.shares_memory(decoder.buffers[name], buffers[name]) for name in buffers)
+    _, reference = _reference(model, ids[:2], mask[:2], decoder_ids[:2, :4])
+    np.testing.assert_allclose(decoder.step(decoder_ids[:2, 3]), reference[:, -1], atol=TOLERANCE)
+
+
+def test_per_row_budgets_in_one_batch_equal_each_row_alone(tiny, batch):
+    """Each row stops at its own max length (and forced EOS lands on its own last step) inside
+    one batch, exactly as it decodes alone."""
+    _, sessions, _ = tiny
+    ids, mask, _, lengths = batch
+    config = GenerationConfig(max_new_tokens=9, min_new_tokens=9, forced_eos_token_id=EOS, decoder_start_token_id=EOS,
+                              eos_token_id=EOS, pad_token_id=PAD)
+    order = np.argsort([-n for n in lengths], kind="stable")  # longest first, as the Summarizer batches
+    limits = [10, 6, 4]  # decoder start included: the shorter rows end first
+    hidden = sessions["encoder"].run(None, {"input_ids": ids[order], "attention_mask": mask[order]})[0]
+    together = generate(decoder_for(sessions, hidden, mask[order]), 3, config, limits)
+    for row, limit in enumerate(limits):
+        alone = generate(decoder_for(sessions, hidden[row : row + 1], mask[order][row : row + 1]), 1,
+                         GenerationConfig(**{**config.__dict__, "max_new_tokens": limit - 1}))
+        assert together[row] == alone[0] and len(together[row]) == limit and together[row][-1] == EOS
+
+
 def test_greedy_generation_equals_transformers(tiny, batch):
     model, sessions, _ = tiny
     ids, mask, _, lengths = batch
