@@ -44,7 +44,8 @@ def max_batch_seconds(settings: Settings) -> float:
 def poll_settings(settings: Settings, until_empty: bool = False, **overrides: Any) -> PollSettings:
     values: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout,
                               "extend_every": settings.extend_every, "until_empty": until_empty,
-                              "max_batch_seconds": max_batch_seconds(settings)}
+                              "max_batch_seconds": max_batch_seconds(settings),
+                              "gather_messages": settings.gather_messages, "gather_seconds": settings.gather_seconds}
     return PollSettings(**{**values, **overrides})
 
 

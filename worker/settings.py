@@ -28,6 +28,8 @@ ENV_NAMES = {
     "visibility_timeout": "TICKET_ENRICH_VISIBILITY_TIMEOUT",
     "visibility_extend_every": "TICKET_ENRICH_VISIBILITY_EXTEND_EVERY",
     "log_level": "TICKET_ENRICH_LOG_LEVEL",
+    "gather_messages": "TICKET_ENRICH_GATHER_MESSAGES",
+    "gather_seconds": "TICKET_ENRICH_GATHER_SECONDS",
 }
 
 # The longest batch is 10 long tickets through all three models (the summary's decoder loop
@@ -49,6 +51,10 @@ class Settings(BaseModel):
     # None: a third of the visibility timeout. 0: never extend.
     visibility_extend_every: float | None = Field(default=None, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # One batch from several receives while the queue has messages at once (worker/loop.py
+    # PollSettings.gather_*): up to this many messages, within this many seconds of the first.
+    gather_messages: int = Field(default=30, ge=1, le=200)
+    gather_seconds: float = Field(default=2.0, ge=0, le=20)
 
     @model_validator(mode="before")
     @classmethod

@@ -42,6 +42,23 @@ def test_a_batch_is_one_enrich_call_and_direct_tickets_work(clients, stack, enri
     assert sorted(object_keys(clients, stack.enriched_bucket)) == [f"D-{i}.json" for i in range(6)]
 
 
+def test_messages_waiting_at_once_are_gathered_into_one_batch(clients, stack, enricher):
+    """25 tickets already queued: one long-poll receive (at most 10) and short polls gather them
+    into batches of up to `gather_messages`; with gathering off, batches of at most 10."""
+    url = queue_url(clients, stack.queue_name)
+    queued = 25
+    for run, gather in enumerate((30, 10)):
+        for i in range(queued):
+            clients.sqs.send_message(QueueUrl=url, MessageBody=ticket(f"G{run}-{i}").decode())
+        stats, metrics = run_worker(stack, enricher, clients, gather_messages=gather)
+        assert stats.outcomes["enriched"] == queued and stats.enrich_calls == stats.batches
+        sizes = metrics.value("ticket_enrich_batch_size_sum") / metrics.value("ticket_enrich_batch_size_count")
+        if gather == 30:
+            assert stats.batches < 3 and sizes > 10  # more than one receive's worth in a batch
+        else:
+            assert stats.batches >= 3
+
+
 def test_duplicate_delivery_leaves_one_record(clients, stack, enricher):
     upload(clients, stack, "dup.json", ticket("T-DUP"))
     url = queue_url(clients, stack.queue_name)
