@@ -32,8 +32,8 @@ ENV_NAMES = {
     "gather_seconds": "TICKET_ENRICH_GATHER_SECONDS",
 }
 
-# The longest batch is 10 long tickets through all three models (the summary's decoder loop
-# dominates): tens of seconds on two cores. Two minutes covers it with room, and a batch that
+# The longest batch is 30 long tickets gathered from three receives through all three models (the
+# summary's decoder loop dominates): tens of seconds on two cores. Two minutes covers it with room, and a batch that
 # runs longer still keeps its messages because the worker extends their visibility.
 DEFAULT_VISIBILITY_TIMEOUT = 120
 
