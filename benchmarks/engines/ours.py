@@ -57,7 +57,7 @@ def with_preset(enricher, preset) -> None:
 
     for stage in enricher.stages:
         if isinstance(stage, AbstractiveSummary):
-            stage.preset = preset
+            stage.preset, stage.preset_name = preset, preset.name
     enricher.summary_preset = preset
 
 
