@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ticket_enrich.schema import PRIORITY_ALIASES, validate_ticket
+from ticket_schema import PRIORITY_ALIASES, validate_ticket
 
 HELDOUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "heldout"
 FILES = ("helpdesk.jsonl", "banking.jsonl", "no_label.jsonl")
