@@ -19,7 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.confidence import finish, fit_pipeline_temperature, pooled_sentiment
+from runtime.confidence import (
+    SentenceParts,
+    finish,
+    fit_pipeline_temperature,
+    fit_sentence_pooling,
+    pooled_sentiment,
+    sentence_parts,
+)
 from runtime.config import DATA_DIR
 from runtime.domain import DomainModel, fit_domain
 from runtime.errors import RuntimeArtifactError
@@ -159,37 +166,49 @@ def calibrate_heads(embed: Embed, vocabulary: Collection[str], domain: DomainMod
         if len(kept) < MIN_TICKETS:  # a user's own taxonomy: these examples do not carry its labels
             out.append(head)
             continue
-        probs = _unseen_final_inputs(embed, kind, fitted, kept, texts, vectors)
         targets = np.asarray([head.labels.index(examples.labels[i][kind]) for i in kept])
+        report = dict(head.fit_report)
+        if kind == "sentiment" and fitted.rows:
+            pooling, probs = fit_sentence_pooling(_unseen_sentence_parts(embed, fitted, texts, vectors), targets,
+                                                  head.labels)
+            head = replace(head, sentence_pooling=pooling.to_dict())
+            report["sentence_pooling"] = pooling.fit_report
+        else:
+            probs = _unseen_final_inputs(embed, kind, fitted, kept, texts, vectors)
         scores = in_domain[kept]
 
         def final_at(t: float, probs: np.ndarray = probs, scores: np.ndarray = scores) -> np.ndarray:
             return finish(probs, t, scores)
 
         temperature, nll = fit_pipeline_temperature(final_at, targets)
-        report = {**head.fit_report, "pipeline_temperature": round(temperature, 4),
-                  "calibration_tickets": len(kept), "calibration_nll": round(nll, 4)}
+        report.update({"pipeline_temperature": round(temperature, 4), "calibration_tickets": len(kept),
+                       "calibration_nll": round(nll, 4)})
         out.append(replace(head, pipeline_temperature=temperature, fit_report=report))
     return out[0], out[1]
 
 
-def _unseen_final_inputs(embed: Embed, kind: str, fitted: TicketHeadFit, kept: list[int], texts: list[str],
-                         vectors: np.ndarray) -> np.ndarray:
-    """What the runtime would feed the last steps (finish) for these tickets, from heads not fitted on them:
-    intent, the whole text; sentiment, pooled over sentences (runtime/confidence.py)."""
-    sub = [texts[i] for i in kept]
-    if not fitted.rows:  # the head was not fitted on these tickets
-        head = fitted.fit.head
-        return (head.probabilities(vectors[kept], sub) if kind == "intent"
-                else pooled_sentiment(head, sub, vectors[kept], embed_sentences(sub, embed), embed))
-    if kind == "intent":
-        return fitted.oof()
-    probs = np.zeros((len(kept), len(fitted.fit.head.labels)))
+def _unseen_sentence_parts(embed: Embed, fitted: TicketHeadFit, texts: list[str],
+                           vectors: np.ndarray) -> list[SentenceParts]:
+    """Each example ticket's whole-text and sentence probabilities, from the fold head that held it out."""
+    parts: list[SentenceParts | None] = [None] * len(fitted.rows)
     fold = fitted.folds()
     for k, head in enumerate(fitted.fit.fold_heads):
         members = np.flatnonzero(fold == k)
-        if len(members):
-            part = [sub[i] for i in members]
-            probs[members] = pooled_sentiment(head, part, vectors[np.asarray(kept)[members]],
-                                              embed_sentences(part, embed), embed)
-    return probs
+        rows = [fitted.rows[i] for i in members]
+        part = [texts[i] for i in rows]
+        for i, found in zip(members, sentence_parts(head, part, vectors[rows], embed_sentences(part, embed), embed),
+                            strict=True):
+            parts[i] = found
+    return [p for p in parts if p is not None]
+
+
+def _unseen_final_inputs(embed: Embed, kind: str, fitted: TicketHeadFit, kept: list[int], texts: list[str],
+                         vectors: np.ndarray) -> np.ndarray:
+    """What the runtime would feed the last steps (finish) for these tickets, from heads not fitted on
+    them: intent, the whole text; sentiment, pooled over sentences (runtime/confidence.py)."""
+    if fitted.rows:
+        return fitted.oof()
+    head = fitted.fit.head  # not fitted on these tickets
+    sub = [texts[i] for i in kept]
+    return (head.probabilities(vectors[kept], sub) if kind == "intent"
+            else pooled_sentiment(head, sub, vectors[kept], embed_sentences(sub, embed), embed))

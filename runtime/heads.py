@@ -110,6 +110,8 @@ class EmbeddingHead:
     # what the head says, out of fold, on the shipped example tickets it was fitted on, so that a model
     # fitted on those tickets later (urgency) reads unseen-ticket answers: {"sha256", "rows", "probabilities"}
     examples_oof: dict[str, Any] = field(default_factory=dict)
+    # how the offline sentiment combines the whole text with its sentences (runtime/confidence.py)
+    sentence_pooling: dict[str, Any] = field(default_factory=dict)
 
     def logits(self, embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
         """Calibrated logits: the blend when texts are given (and the head has words), else the
@@ -142,6 +144,8 @@ class EmbeddingHead:
                               "temperature": self.blend_temperature}
         if self.examples_oof:
             raw["examples_oof"] = self.examples_oof
+        if self.sentence_pooling:
+            raw["sentence_pooling"] = self.sentence_pooling
         return json.dumps(raw)
 
     @classmethod
@@ -161,6 +165,7 @@ class EmbeddingHead:
             origin=raw.get("origin", {"kind": "taxonomy"}),
             pipeline_temperature=float(raw.get("pipeline_temperature", 1.0)),
             examples_oof=raw.get("examples_oof", {}),
+            sentence_pooling=raw.get("sentence_pooling", {}),
         )
 
 
