@@ -2,8 +2,9 @@
 exactly what the runtime serves:
 
     head probabilities (embedding + words)
-      -> sentence pooling (offline sentiment: the whole text and its sentences, the most emotional
-         sentence included, read by a small learned combination)
+      -> sentence pooling (offline sentiment: the newest message, without quoted history or
+         signatures, and its sentences, the most emotional sentence included, read by a small
+         learned combination)
       -> pipeline temperature (fitted at export on example tickets the head never saw)
       -> pulled towards uniform by the out-of-domain score (content-free, off-topic, non-English)
 """
@@ -39,6 +40,25 @@ def finish(probs: np.ndarray, temperature: float, in_domain: np.ndarray) -> np.n
 
 
 _CLAUSE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# where the newest message ends: a reply header, a forwarded or original message, a signature or disclaimer
+_HISTORY = re.compile(
+    r"-{2,}\s*(original|forwarded) message|begin forwarded message:?|"
+    r"^\s*(on\b.{0,120}\bwrote:|from:\s|sent from (my|outlook)\b|--\s*$|"
+    r"this (e-?mail|message) (and any|may contain|is (confidential|intended))|disclaimer\b)",
+    re.IGNORECASE | re.MULTILINE)
+_SUBJECT_PREFIX = re.compile(r"^\s*(re|fwd?|forward|aw|wg|tr)\s*:[^\n.!?]*[.!?]?", re.IGNORECASE)
+
+
+def newest_message(text: str) -> str:
+    """What sentiment reads (docs/LABELLING.md: label the newest message; quoted history is context,
+    signatures are ignored): the text without quoted lines ("> ...") and before the first reply
+    header, forwarded message, signature or disclaimer; the whole text when that leaves under
+    three words of the customer's own (a forward with nothing added)."""
+    unquoted = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith(">"))
+    found = _HISTORY.search(unquoted)
+    newest = (unquoted[:found.start()] if found else unquoted).strip()
+    own_words = _SUBJECT_PREFIX.sub("", newest, count=1).split()  # a bare "Fwd: subject." says nothing
+    return newest if len(own_words) >= 3 else text
 
 
 def sentiment_sentences(text: str) -> list[str]:
@@ -56,14 +76,17 @@ SentenceParts = tuple[np.ndarray, np.ndarray]
 
 def sentence_parts(head: EmbeddingHead, texts: Sequence[str], vectors: np.ndarray, sentences: Sentences,
                    embed: Callable[[list[str]], np.ndarray]) -> list[SentenceParts]:
-    """The head's probabilities of each whole text and of each of its sentences. `sentences` are
-    the summary's (already embedded); the finer ones not among them are embedded here."""
-    whole = head.probabilities(vectors, texts)
+    """The head's probabilities of each ticket's newest message and of each of its sentences.
+    `vectors` are the whole texts' and `sentences` the summary's (already embedded); what is not
+    among them (a newest message shorter than its text, the finer sentences) is embedded here."""
+    newest = [newest_message(text) for text in texts]
     known = {s: v for found, block in zip(*sentences, strict=True) for s, v in zip(found, block, strict=True)}
-    finer = [sentiment_sentences(text) for text in texts]
-    missing = list(dict.fromkeys(s for found in finer for s in found if s not in known))
+    known.update((text, v) for text, v in zip(texts, vectors, strict=True))
+    finer = [sentiment_sentences(text) for text in newest]
+    missing = list(dict.fromkeys(s for found in [newest, *finer] for s in found if s not in known))
     if missing:
         known.update(zip(missing, embed(missing), strict=True))
+    whole = head.probabilities(np.stack([known[text] for text in newest]), newest)
     return [(w, head.probabilities(np.stack([known[s] for s in found]), found)) for w, found in zip(whole, finer, strict=True)]
 
 
@@ -122,7 +145,7 @@ def fit_sentence_pooling(parts: Sequence[SentenceParts], targets: np.ndarray, la
 
 def pooled_sentiment(head: EmbeddingHead, texts: Sequence[str], vectors: np.ndarray, sentences: Sentences,
                      embed: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-    """Sentiment of the whole text and of its sentences, combined: by the head's learned pooling
+    """Sentiment of the newest message and of its sentences, combined: by the head's learned pooling
     when it has one, else by combine_sentence_probs (a team's own head, older artifacts)."""
     if not len(texts):
         return head.probabilities(vectors, texts)
