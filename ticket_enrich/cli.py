@@ -16,7 +16,7 @@ SUBCOMMANDS = {
     "enrich": ("ticket_enrich.enrich_cmd", "enrich tickets from a JSONL file, one enriched JSON per line"),
     "accuracy": ("ticket_enrich.accuracy_cmd", "score the hand-labelled tickets with the given artifacts and profile"),
     "worker": ("worker.cli", "poll SQS, enrich, write DynamoDB + S3"),
-    "aws": ("worker.aws_cli", "create, seed, inspect and empty the queue, buckets and table"),
+    "aws": ("worker.aws_cli", "create, seed, inspect (status, show) and empty the queue, buckets and table"),
     "fit": ("ticket_enrich.fit_cmd", "fit intent/urgency/sentiment heads on your own labelled tickets"),
 }
 # The heads' cross-validation is many small dense solves, which OpenBLAS's thread pool makes slower,
@@ -25,8 +25,20 @@ SUBCOMMANDS = {
 SINGLE_THREADED_BLAS = ("export", "fit")
 
 
+DESCRIPTION = """\
+Enrich customer-support tickets on a CPU: for each ticket a 384-d embedding (MiniLM), sentiment,
+intent (9 classes), urgency (4 levels, with the signals that set it) and a short summary, from
+int8 ONNX models checked against PyTorch. Export the models once (export), enrich a JSONL file
+(enrich), or run the SQS worker that writes DynamoDB + S3 (worker, aws)."""
+
+EPILOG = """\
+start here: `make run` exports the models, starts a local AWS emulator and enriches the sample
+tickets; `ticket-enrich COMMAND --help` describes each command."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ticket-enrich", description=__doc__)
+    parser = argparse.ArgumentParser(prog="ticket-enrich", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)

@@ -83,7 +83,9 @@ class EnrichedRecord(BaseModel):
     summary_kind: str = _from_enrichment("summary_kind")
     summary_preset: str | None = _from_enrichment("summary_preset")
     profile: str = _from_enrichment("profile")
-    models: dict[str, dict[str, Any]] = _from_enrichment("models")
+    # The provenance block (model, variant, artifact hash per field) is in the S3 document; the
+    # record names it by its reference, as short as a hash and the same for every ticket of a run.
+    models_ref: str = _from_enrichment("models_ref")
     # From the worker.
     source: str
     enriched_object: str  # s3://bucket/key of the full enriched document

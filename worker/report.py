@@ -52,6 +52,8 @@ def print_report(stats: RunStats, *, enriched_bucket: str, table: str, endpoint:
         if any(uncertain.values()):
             print("? = uncertain (confidence below its threshold, docs/LABELS.md): "
                   + ", ".join(f"{count} {kind}" for kind, count in uncertain.items()), file=out)
+        print("ms: the ticket's share of its batch's inference (the enrich call's time divided by the tickets in "
+              "it: a batch is enriched in one call, so one ticket's own time is not measured)", file=out)
     if stats.rejections:
         print("\nRejected (a rejection record each; never retried):", file=out)
         _table(["source", "field", "reason"],

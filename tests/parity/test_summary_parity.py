@@ -165,6 +165,11 @@ def test_int8_agreement_is_reported(artifacts_dir, entry, reference, case, capsy
             assert seq[-1] == config.eos_token_id or len(seq) == config.total_max_length
             if config.forced_bos_token_id is not None:
                 assert seq[1] == config.forced_bos_token_id
+        why = (f"; the {entry.source.stand_in} stand-in has random weights, whose next-token scores are nearly "
+               "tied, so int8 rounding can change greedy choices: sequences may diverge by design"
+               if entry.source.stand_in else "")
         with capsys.disabled():
             print(f"\n[summary int8 agreement] {variant} {case}: {identical}/{len(texts)} sequences identical "
-                  f"to fp32 PyTorch, mean common prefix {prefix:.0%}")
+                  f"to fp32 PyTorch, mean common prefix {prefix:.0%} (reported, not gated{why}. Gated: fp32 "
+                  "sequences identical to transformers; int8 teacher-forced top-1 agreement >= 0.99 at export; "
+                  "every int8 sequence well-formed, checked above)")

@@ -5,6 +5,7 @@ preset chosen by flag and recorded, and the seed pipeline's own tickets accepted
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,7 @@ class PoisonedEnricher:
 
     def __init__(self, inner: Enricher, poison_id: str):
         self.inner, self.poison_id, self.batches = inner, poison_id, []
+        self.models = inner.models
 
     def enrich(self, tickets):
         self.batches.append([t.ticket_id for t in tickets])
@@ -108,3 +110,67 @@ def test_the_seed_pipelines_example_tickets_through_the_cli(artifacts_dir, tmp_p
     assert set(rows) == {"TEST-001", "TICKET-123"}
     assert rows["TEST-001"]["intent"]["label"] == "login_issue"  # real MiniLM: meaningful
     assert rows["TICKET-123"]["intent"]["label"] in ("billing", "refund_request")
+
+
+# ---- exit codes, checks before the models load, output weight, the closing line ---------------
+
+LOADED = re.compile(r"^variant \w+ \(available", re.MULTILINE)  # the runtime's log line once it reads the artifacts
+
+
+def test_exit_0_every_line_enriched_with_the_provenance_printed_once(artifacts_dir, tmp_path):
+    source = jsonl(tmp_path / "t.jsonl", [{"ticket_id": f"T-{i}", "subject": "Locked out", "body": LONG_BODY}
+                                          for i in range(3)])
+    out, provenance = tmp_path / "out.jsonl", tmp_path / "models.json"
+    result = enrich_cli("--artifacts", str(artifacts_dir), "--profile", "offline", "--out", str(out),
+                        "--provenance", str(provenance), str(source))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    block = json.loads(provenance.read_text())
+    for row in rows:  # a short reference per line, not the block of hashes
+        assert "models" not in row["enrichment"] and row["enrichment"]["models_ref"] == block["models_ref"]
+        assert len(json.dumps(row)) - len(json.dumps(row["enrichment"]["embedding"])) < 1200
+    assert block["models"]["embedding"]["artifact_sha256"] and len(block["models_ref"]) == 12
+    assert f"models {block['models_ref']}: embedding " in result.stderr
+    assert LOADED.search(result.stderr)  # the marker the exit-2 cases look for
+    last = result.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"3 enriched, 0 rejected, 0 failed: 3 tickets in \d+\.\d s, \d+\.\d tickets/s "
+                        r"\(models loaded in \d+\.\d s\)", last), last
+
+
+def test_exit_1_when_a_line_is_rejected(artifacts_dir, tmp_path):
+    source = tmp_path / "t.jsonl"
+    source.write_text(json.dumps({"ticket_id": "T-1", "body": LONG_BODY}) + "\n"
+                      + json.dumps({"ticket_id": "T-2", "body": "x", "priority": "asap"}) + "\n")
+    result = enrich_cli("--artifacts", str(artifacts_dir), "--profile", "offline", "--no-embedding", str(source))
+    assert result.returncode == 1, result.stderr[-2000:]
+    rejected = json.loads(result.stdout.splitlines()[1])
+    assert rejected == {"ticket_id": "T-2", "line": 2, "rejected": {
+        "field": "priority", "reason": "unknown priority 'asap'; use one of low, medium, high, critical"}}
+    assert "1 enriched, 1 rejected, 0 failed" in result.stderr
+
+
+@pytest.mark.parametrize("case", ["out-folder-missing", "out-is-a-folder", "provenance-folder-missing",
+                                  "input-missing", "artifacts-missing", "usage"])
+def test_exit_2_before_the_models_load(artifacts_dir, tmp_path, case):
+    source = jsonl(tmp_path / "t.jsonl", [{"ticket_id": "T-1", "body": LONG_BODY}])
+    args = {
+        "out-folder-missing": ["--out", str(tmp_path / "missing" / "dir" / "file.jsonl"), str(source)],
+        "out-is-a-folder": ["--out", str(tmp_path), str(source)],
+        "provenance-folder-missing": ["--provenance", str(tmp_path / "missing" / "m.json"), str(source)],
+        "input-missing": [str(tmp_path / "nowhere.jsonl")],
+        "artifacts-missing": [str(source)],
+        "usage": ["--batch-size", "many", str(source)],
+    }[case]
+    artifacts = tmp_path / "no-artifacts" if case == "artifacts-missing" else artifacts_dir
+    result = enrich_cli("--artifacts", str(artifacts), *args)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    if case != "usage":  # argparse prints its usage lines first
+        assert len(result.stderr.strip().splitlines()) <= 3, result.stderr
+    if case != "artifacts-missing":
+        assert not LOADED.search(result.stderr)  # refused before any model was read
+    expected = {"out-folder-missing": "does not exist", "out-is-a-folder": "is a folder",
+                "provenance-folder-missing": "--provenance", "input-missing": "cannot read",
+                "artifacts-missing": "cannot start", "usage": "invalid int value"}[case]
+    assert expected in result.stderr
+    assert not (tmp_path / "missing").exists()
