@@ -43,6 +43,8 @@ def level(enricher, body, priority=None, subject=""):
         ("No rush, but the export is slow.", "no_rush"),
         ("The app crashes every time I open it.", "stopped_working"),
         ("CSV export still works, so we can manage for now.", "workaround"),
+        ("The app crashes on launch for all 45 of our field technicians.", "scale"),
+        ("It's for my daughter's course starting next Monday.", "deadline_days"),
     ],
 )
 def test_signals_fire_on_their_evidence(rules, text, signal):
