@@ -58,6 +58,14 @@ def test_every_time_alone_is_not_a_broken_feature(rules):
     assert "stopped_working" in rules.fired("Uploading fails every time.")
 
 
+def test_a_past_date_is_not_a_deadline_but_a_date_ahead_beside_it_is(rules):
+    """deadline_days' not_within: the date inside "was due on Monday" does not count, another does."""
+    assert "deadline_days" not in rules.fired("Where is my parcel? It was due on Monday.")
+    assert "deadline_days" not in rules.fired("I sent the dress back on Monday, please refund it.")
+    assert "deadline_days" in rules.fired("The dresses were due Tuesday. The wedding is on Saturday.")
+    assert "deadline_days" in rules.fired("It hasn't shipped and term starts on Monday.")
+
+
 def test_combinations_fire_when_all_their_signals_do(rules):
     fired = rules.fired("The regulator requires our answer within 48 hours.")
     assert {"legal", "deadline", "legal_deadline"} <= set(fired)
