@@ -115,6 +115,8 @@ def test_worker_policy_names_only_the_project_resources(config):
         ("s3:ListBucket", f"arn:aws:s3:::{artifacts_bucket}"),
         *((f"sqs:{a}", queue_arn) for a in ("ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility",
                                             "GetQueueAttributes")),
+        # The dead-letter gauge (ticket_enrich_dead_letter_messages): its depth, nothing else.
+        ("sqs:GetQueueAttributes", f"{queue_arn}-dlq"),
         *((f"dynamodb:{a}", table_arn) for a in ("PutItem", "GetItem", "BatchGetItem")),
     }
     policy = _policy("worker-policy.json")
