@@ -3,7 +3,7 @@ line per completed call of interest, appended with a single write (a SIGKILL can
 The hooks are botocore events on the session the worker's clients are built from; the worker
 code is unchanged.
 
-    python -m tools.journaled_worker --journal calls.jsonl -- [worker flags]
+    python -m tools.journaled_worker --journal calls.jsonl [--outage-flag FILE] -- [worker flags]
 
 Lines: {"pid", "t", "op", "key", "ok", "code"} for s3.PutObject (key: the object key) and
 dynamodb.PutItem (key: the record's ticket_id); {"pid", "t", "op", "n"} for
@@ -82,6 +82,20 @@ def journal_enrich_calls(journal: Journal) -> None:
     Enricher.enrich = journaled
 
 
+def fail_while(flag: Path, journal: Journal, events: Any, operation: str = "dynamodb.PutItem") -> None:
+    """An outage the driver switches on and off: while `flag` exists, every `operation` of this
+    worker fails (503 ServiceUnavailable, as after the client's retries), and is journaled."""
+    from botocore.exceptions import ClientError
+
+    def hook(**_kwargs: Any) -> None:
+        if flag.exists():
+            journal.write(op="outage", target=operation)
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected outage"},
+                               "ResponseMetadata": {"HTTPStatusCode": 503}}, operation.split(".", 1)[1])
+
+    events.register(f"before-call.{operation}", hook)
+
+
 def read_journal(path: Path) -> list[dict[str, Any]]:
     lines = []
     if path.exists():
@@ -96,10 +110,13 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--journal", required=True, type=Path)
+    parser.add_argument("--outage-flag", type=Path, help="DynamoDB writes fail while this file exists")
     own, rest = parser.parse_known_args()
     session = boto3.Session()
     journal = Journal(own.journal)
     journal.register(session.events)
+    if own.outage_flag:
+        fail_while(own.outage_flag, journal, session.events)
     journal_enrich_calls(journal)
     worker_parser = argparse.ArgumentParser()
     cli.add_arguments(worker_parser)
