@@ -63,6 +63,7 @@ class ScaleConfig:
     tickets: int = 2000
     bad_every: int = 25
     duplicate_every: int = 20
+    duplicate_delay_s: tuple[float, float] = (2.0, 30.0)  # a duplicate goes up this long after its original
     poison: int = 2
     # The arrival curve: (seconds, share of the tickets) per phase, in real seconds.
     phases: tuple[tuple[float, float], ...] = ((20, 0.15), (8, 0.35), (35, 0.0), (60, 0.3), (6, 0.2))
@@ -135,10 +136,17 @@ class Fleet:
                 if pod.state == "running":  # exited on its own: a bug, counted (and replaced)
                     pod.end = f"exited {code} by itself"
                     self.events["exited by itself"] += 1
+                elif not pod.end and code == -signal.SIGTERM and not self.ready(pod):
+                    pod.end = "stopped during start-up (SIGTERM)"  # it held nothing yet
+                    self.events[pod.end] += 1
                 elif not pod.end:
                     pod.end = "drained (SIGTERM, exit 0)" if code == 0 else f"SIGTERM, then exit {code}"
                     self.events["drained" if code == 0 else "drain failed"] += 1
                 pod.state, pod.ended = "gone", time.monotonic()
+
+    @staticmethod
+    def ready(pod: Pod) -> bool:
+        return any(line.get("msg") == "worker ready" for line in log_lines(pod.log))
 
     def kill(self, pod: Pod, end: str) -> None:
         pod.process.send_signal(signal.SIGKILL)
@@ -177,7 +185,7 @@ class Fleet:
 
 def plan_uploads(config: ScaleConfig, run: str, rng: random.Random) -> tuple[list[Upload], list[tuple[float, Upload]]]:
     """The tickets, and when each upload happens (seconds from the start): phase by phase, spread
-    evenly; a duplicate goes up 2-30 s after its original."""
+    evenly; a duplicate goes up `duplicate_delay_s` after its original."""
     uploads = make_uploads(config.tickets, run, config.bad_every)
     schedule: list[tuple[float, Upload]] = []
     start, given = 0.0, 0
@@ -189,7 +197,7 @@ def plan_uploads(config: ScaleConfig, run: str, rng: random.Random) -> tuple[lis
         start += seconds
     good = [(t, u) for t, u in schedule if u.ticket_id]
     for t, upload in good[config.duplicate_every - 1::config.duplicate_every] if config.duplicate_every else []:
-        schedule.append((t + rng.uniform(2.0, 30.0), upload))
+        schedule.append((t + rng.uniform(*config.duplicate_delay_s), upload))
     return uploads, sorted(schedule, key=lambda pair: pair[0])
 
 
@@ -238,13 +246,13 @@ def run_scale(rig: Rig, artifacts: Path, config: ScaleConfig, workdir: Path,
 
     def upload_all() -> None:
         origin = time.monotonic()
+        for number in range(config.poison):
+            sqs.send_message(QueueUrl=queue_url, MessageBody=poison_body(number))
         for due, upload in schedule:
             time.sleep(max(0.0, due - (time.monotonic() - origin)))
             started = put(rig, upload)
             if upload.ticket_id:
                 uploaded.setdefault(upload.ticket_id, started)
-        for number in range(config.poison):
-            sqs.send_message(QueueUrl=queue_url, MessageBody=poison_body(number))
 
     load_before = machine_load()
     origin = time.monotonic()
@@ -294,6 +302,7 @@ def run_scale(rig: Rig, artifacts: Path, config: ScaleConfig, workdir: Path,
 
 def redrive(rig: Rig, fleet: Fleet, say: Callable[[str], None]) -> dict[str, Any]:
     """`ticket-enrich aws redrive`, the operator's command, on the run's resources."""
+    started = time.time()
     result = subprocess.run([TICKET_ENRICH, "aws", "redrive"], env=fleet.env, capture_output=True, text=True,
                             timeout=300)
     say(f"redrive: {result.stdout.strip()}")
@@ -301,7 +310,7 @@ def redrive(rig: Rig, fleet: Fleet, say: Callable[[str], None]) -> dict[str, Any
         raise RuntimeError(f"ticket-enrich aws redrive failed ({result.returncode}): {result.stderr}")
     last = result.stdout.strip().splitlines()[-1]  # "moved N messages from ... to ... (how)"
     return {"moved": int(last.split()[1]), "output": result.stdout.strip().splitlines(),
-            "at_s": round(time.time(), 3)}
+            "at_s": round(started, 3)}
 
 
 def summarize(rig: Rig, uploads: list[Upload], uploaded: dict[str, float], fleet: Fleet, autoscaler: Autoscaler,
