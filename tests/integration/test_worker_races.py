@@ -17,7 +17,6 @@ import signal
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -36,6 +35,14 @@ def _wait(predicate, what: str, limit_s: float = WAIT_S) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def _in_background(run):
+    """Start `run()` in a thread; the dict gets its return value under "value"."""
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(value=run()))
+    thread.start()
+    return thread, result
 
 
 def _document_writes(session: boto3.Session) -> Counter:
@@ -70,10 +77,7 @@ def test_two_workers_holding_one_redelivered_message_the_conditional_put_decides
         _wait(lambda: "RACE-1" in records(clients, stack), "worker B's record")
 
     slow_session.events.register("before-call.dynamodb.PutItem", hold_put)
-    a_result = {}
-    a = threading.Thread(target=lambda: a_result.update(zip(("stats", "metrics"), run_worker(
-        stack, enricher, AwsClients.from_session(slow_session)))))
-    a.start()
+    a, a_result = _in_background(lambda: run_worker(stack, enricher, AwsClients.from_session(slow_session)))
     _wait(a_at_put.is_set, "worker A to reach its record's put")
 
     b_session = boto3.Session()
@@ -81,7 +85,7 @@ def test_two_workers_holding_one_redelivered_message_the_conditional_put_decides
     b_stats, b_metrics = run_worker(stack, enricher, AwsClients.from_session(b_session))
     a.join(timeout=WAIT_S)
     assert not a.is_alive()
-    a_stats, a_metrics = a_result["stats"], a_result["metrics"]
+    a_stats, a_metrics = a_result["value"]
 
     (record,) = records(clients, stack).values()
     assert record["ticket_id"]["S"] == "RACE-1"
@@ -120,17 +124,14 @@ def test_a_batch_slower_than_its_visibility_timeout_while_another_worker_polls(c
     for i in range(3):
         upload(clients, stack, f"slow/{i}.json", ticket(f"SLOW-{i}"))
     slow = SlowEngine(enricher, 8.0)  # well past the 3-second visibility timeout
-    slow_result = {}
-    a = threading.Thread(target=lambda: slow_result.update(zip(("stats", "metrics"), run_worker(
-        stack, slow, clients))))
-    a.start()
+    a, slow_result = _in_background(lambda: run_worker(stack, slow, clients))
     _wait(lambda: slow.calls >= 1, "the slow worker's enrich call")
 
     fast = SlowEngine(enricher, 0.0)
     b_stats, b_metrics = run_worker(stack, fast, clients)  # polls meanwhile: gets the messages back after 3 s
     a.join(timeout=WAIT_S)
     assert not a.is_alive()
-    a_stats, a_metrics = slow_result["stats"], slow_result["metrics"]
+    a_stats, a_metrics = slow_result["value"]
 
     found = records(clients, stack)
     assert sorted(found) == ["SLOW-0", "SLOW-1", "SLOW-2"]
