@@ -190,10 +190,13 @@ class Worker:
     def _groups(self, messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """The batch as it is processed: the messages received fewer than `isolate_after` times
         together, then each one received more often alone (fewest receives first), so a ticket
-        that keeps killing its worker cannot take the rest of its batch down with it again."""
+        that keeps killing its worker cannot take the rest of its batch down with it again. Among
+        equal counts the order is the receipt handles' (new on every delivery, so a different order
+        each time: a good message queued behind the culprit once is not queued behind it again)."""
         if not self.poll.isolate_after:
             return [messages]
-        suspects = sorted((m for m in messages if receive_count(m) >= self.poll.isolate_after), key=receive_count)
+        suspects = sorted((m for m in messages if receive_count(m) >= self.poll.isolate_after),
+                          key=lambda m: (receive_count(m), str(m.get("ReceiptHandle", ""))))
         regular = [m for m in messages if receive_count(m) < self.poll.isolate_after]
         if suspects:
             log.info("processing messages received many times one at a time, after the others", extra={"fields": {
