@@ -9,7 +9,7 @@ the DLQ and how close the others came (records by receive count), with the crash
 (`TICKET_ENRICH_FIRST_BATCH`, `TICKET_ENRICH_ISOLATE_AFTER`) set as each variant says, the
 variants interleaved, `--rounds` times each.
 
-A second scenario, `poison`: no kills from outside, but 3 of the 360 tickets kill the worker that
+A second scenario, `poison`: no kills from outside, but 3 of 150 tickets kill the worker that
 enriches them (as an out-of-memory kill would; tools/journaled_worker.py --die-on); a dead worker
 is restarted at once, as its pod would be. Those 3 belong in the DLQ; the question is how many
 valid tickets go with them.
@@ -77,6 +77,7 @@ class CrashLoopConfig:
     profile: str = "full"  # what `ticket-enrich worker` runs by default (the artifacts' own profile)
     drain_timeout_s: float = 600.0
     killers: int = 3  # the poison scenario: tickets that kill their worker, spread over the upload
+    poison_tickets: int = 150  # the poison scenario's upload (its question needs fewer tickets)
 
 
 def with_killers(uploads: list[Upload], count: int) -> tuple[list[Upload], list[Upload]]:
@@ -112,7 +113,8 @@ def run_once(rig: Rig, artifacts: Path, config: CrashLoopConfig, variant: str, w
     workers = [start() for _ in range(config.workers)]
     for process, log in workers:
         wait_logged_ready(process, log)
-    uploads, killers = with_killers(make_uploads(config.tickets, f"CL-{variant}-{int(time.time()) % 100000}"),
+    count = config.tickets if scenario == "crash-loop" else config.poison_tickets
+    uploads, killers = with_killers(make_uploads(count, f"CL-{variant}-{int(time.time()) % 100000}"),
                                     config.killers if scenario == "poison" else 0)
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:  # all at once, while the crash loop begins
@@ -166,7 +168,7 @@ def run_once(rig: Rig, artifacts: Path, config: CrashLoopConfig, variant: str, w
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--scenarios", default="crash-loop,poison", help="comma-separated: crash-loop, poison")
     parser.add_argument("--variants", default="before,after", help=f"comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--profile", default="full", choices=["offline", "full"])
@@ -212,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2))
     print(f"summary: {args.out}")
-    return 0 if all(r["lost"] == 0 for r in runs) else 1
+    # Without the guards tickets are expected to be dead-lettered (that is the finding); with both, none may be.
+    return 0 if all(r["lost"] == 0 for r in runs if r["variant"] == "after") else 1
 
 
 if __name__ == "__main__":

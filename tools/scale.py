@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tools.fleet import Fleet
 from tools.journaled_worker import read_journal
 from tools.keda import Autoscaler, Rules
 from tools.rig import (
@@ -45,16 +45,12 @@ from tools.rig import (
     account,
     add_run_arguments,
     drive,
-    log_lines,
     machine_load,
     make_uploads,
     percentile,
     put,
     records,
-    start_worker,
-    worker_env,
 )
-from worker.emulator import free_port
 from worker.resources import queue_depth
 
 
@@ -80,107 +76,6 @@ class ScaleConfig:
     tick_s: float = 0.25
     sample_every_s: float = 2.0
     drain_timeout_s: float = 900.0
-
-
-@dataclass
-class Pod:
-    number: int
-    process: subprocess.Popen[bytes]
-    log: Path
-    started: float
-    state: str = "running"  # running | terminating | gone
-    end: str = ""  # drained (SIGTERM, exit 0) | removed by SIGKILL | crashed (SIGKILL) | exited N
-    ended: float | None = None
-
-    def summary(self, origin: float) -> dict[str, Any]:
-        stopped = next((line for line in log_lines(self.log) if line.get("msg") == "worker stopped"), None)
-        return {"pod": self.number, "pid": self.process.pid, "up_s": round((self.ended or time.monotonic()) - self.started, 1),
-                "started_at_s": round(self.started - origin, 1), "end": self.end,
-                "outcomes": stopped["outcomes"] if stopped else None, "log": self.log.name}
-
-
-class Fleet:
-    """The Deployment: keeps `desired` pods running, removes the newest first, replaces crashed ones."""
-
-    def __init__(self, rig: Rig, artifacts: Path, config: ScaleConfig, workdir: Path, rng: random.Random):
-        self.config, self.workdir, self.rng = config, workdir, rng
-        self.journal = workdir / "journal.jsonl"
-        self.outage_flag = workdir / "outage.flag"
-        self.env = worker_env(rig.env, rig.settings, artifacts, TICKET_ENRICH_PROFILE=config.profile,
-                              TICKET_ENRICH_THREADS=str(config.threads), TICKET_ENRICH_LOG_LEVEL="INFO")
-        self.pods: list[Pod] = []
-        self.events: Counter[str] = Counter()
-
-    def running(self) -> list[Pod]:
-        return [p for p in self.pods if p.state == "running"]
-
-    def terminating(self) -> list[Pod]:
-        return [p for p in self.pods if p.state == "terminating"]
-
-    def start(self) -> Pod:
-        number = len(self.pods) + 1
-        log = self.workdir / f"pod-{number:03d}.log"
-        # Each pod its own probe port, as each pod has its own network namespace in a cluster.
-        env = {**self.env, "TICKET_ENRICH_HTTP_PORT": str(free_port())}
-        command = [sys.executable, "-m", "tools.journaled_worker", "--journal", str(self.journal),
-                   "--outage-flag", str(self.outage_flag), "--"]
-        pod = Pod(number, start_worker(env, log, command), log, time.monotonic())
-        self.pods.append(pod)
-        self.events["started"] += 1
-        return pod
-
-    def reap(self) -> None:
-        for pod in self.pods:
-            if pod.state != "gone" and pod.process.poll() is not None:
-                code = pod.process.returncode
-                if pod.state == "running":  # exited on its own: a bug, counted (and replaced)
-                    pod.end = f"exited {code} by itself"
-                    self.events["exited by itself"] += 1
-                elif not pod.end and code == -signal.SIGTERM and not self.ready(pod):
-                    pod.end = "stopped during start-up (SIGTERM)"  # it held nothing yet
-                    self.events[pod.end] += 1
-                elif not pod.end:
-                    pod.end = "drained (SIGTERM, exit 0)" if code == 0 else f"SIGTERM, then exit {code}"
-                    self.events["drained" if code == 0 else "drain failed"] += 1
-                pod.state, pod.ended = "gone", time.monotonic()
-
-    @staticmethod
-    def ready(pod: Pod) -> bool:
-        return any(line.get("msg") == "worker ready" for line in log_lines(pod.log))
-
-    def kill(self, pod: Pod, end: str) -> None:
-        pod.process.send_signal(signal.SIGKILL)
-        pod.process.wait()
-        pod.state, pod.end, pod.ended = "gone", end, time.monotonic()
-        self.events[end] += 1
-
-    def reconcile(self, desired: int) -> None:
-        self.reap()
-        running = self.running()
-        for _ in range(desired - len(running)):
-            self.start()
-        for pod in sorted(running, key=lambda p: p.started, reverse=True)[:max(len(running) - desired, 0)]:
-            if self.rng.random() < self.config.kill_fraction:
-                self.kill(pod, "removed by SIGKILL")
-            else:
-                pod.process.send_signal(signal.SIGTERM)
-                pod.state = "terminating"
-
-    def maybe_crash(self, tick_s: float) -> None:
-        running = [p for p in self.running() if time.monotonic() - p.started > 2.0]
-        if running and self.config.crash_every_s and self.rng.random() < tick_s / self.config.crash_every_s:
-            self.kill(self.rng.choice(running), "crashed (SIGKILL), replaced")
-
-    def stop_all(self, timeout_s: float = 120.0) -> None:
-        for pod in self.running():
-            pod.process.send_signal(signal.SIGTERM)
-            pod.state = "terminating"
-        deadline = time.monotonic() + timeout_s
-        while self.terminating() and time.monotonic() < deadline:
-            time.sleep(0.2)
-            self.reap()
-        for pod in self.terminating():
-            self.kill(pod, "SIGTERM ignored, SIGKILL")
 
 
 def plan_uploads(config: ScaleConfig, run: str, rng: random.Random) -> tuple[list[Upload], list[tuple[float, Upload]]]:
@@ -237,7 +132,8 @@ def run_scale(rig: Rig, artifacts: Path, config: ScaleConfig, workdir: Path,
     rules = manifest.scaled(config.time_factor, max_replicas=config.max_pods,
                             queue_length=config.queue_length or max(1, round(manifest.queue_length * config.time_factor)))
     autoscaler = Autoscaler(rules)
-    fleet = Fleet(rig, artifacts, config, workdir, rng)
+    fleet = Fleet(rig, artifacts, workdir, rng, profile=config.profile, threads=config.threads,
+                  kill_fraction=config.kill_fraction, crash_every_s=config.crash_every_s)
     timeline = Timeline(fleet.journal)
     uploads, schedule = plan_uploads(config, f"SC{config.seed}-{int(time.time()) % 100000}", rng)
     settings, sqs = rig.settings, rig.clients.sqs
