@@ -243,22 +243,32 @@ def pod_rate_from(path: Path, profile: str) -> float | None:
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [f"per-pod rate {result['pod_rate']:.2f} tickets/s; pod ready {result['start_s']:.0f} s after KEDA asks",
-             "tickets/day   mean/s  peak/s  peak pods (max 20 | uncapped)  pod-hours  peak backlog  latency p50 / p99 s"]
+    """Markdown tables (docs/CAPACITY.md quotes them as printed)."""
+    rules = result["rules"]
+    lines = [f"Per-pod rate {result['pod_rate']:.2f} tickets/s (2-CPU pod, this build machine's CPU); a pod is ready "
+             f"{result['start_s']:.0f} s after KEDA asks for it; queueLength {rules['queue_length']}.", "",
+             f"| tickets/day | mean/s | peak/s | peak pods (maxReplicaCount {rules['max']}) | peak pods (uncapped) | "
+             "pod-hours/day | peak backlog | latency p50 / p99 (s) |",
+             "|---|---|---|---|---|---|---|---|"]
     for per_day, day in result["days"].items():
         capped, free = day["manifest"], day["uncapped"]
-        lines.append(f"{int(per_day):>11,}  {free['mean_per_s']:>6}  {free['peak_per_s']:>6}  {capped['peak_pods']:>9} | "
-                     f"{free['peak_pods']:<8}  {free['pod_hours']:>17}  {free['peak_backlog']:>12}  "
-                     f"{free['latency_s']['p50']} / {free['latency_s']['p99']}"
-                     + (f"  (capped at 20: p99 {capped['latency_s']['p99']} s, backlog {capped['peak_backlog']})"
-                        if capped is not free else ""))
-    lines.append(f"requests per 1,000 tickets: USD {result['request_usd_per_thousand']}")
+        capped_note = "" if capped is free else (f" (capped: p99 {capped['latency_s']['p99']:,.0f} s, "
+                                                 f"{capped['left_at_midnight']:,} left at midnight)")
+        lines.append(f"| {int(per_day):,} | {free['mean_per_s']} | {free['peak_per_s']} | {capped['peak_pods']} | "
+                     f"{free['peak_pods']} | {free['pod_hours']} | {free['peak_backlog']:,} | "
+                     f"{free['latency_s']['p50']} / {free['latency_s']['p99']}{capped_note} |")
+    requests = result["request_usd_per_thousand"]
+    lines += ["", f"AWS requests per 1,000 tickets: SQS ${requests['sqs']:.5f}, S3 ${requests['s3']:.5f}, "
+                  f"DynamoDB ${requests['dynamodb']:.5f}; total ${requests['total']:.5f}", "",
+              "| tickets/day | instance | variant | pod t/s (assumed) | peak pods | nodes at peak | pod-hours | "
+              "compute $/day | requests $/day | total $/day | $ per 1,000 tickets | p99 latency s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for per_day, rows in result["costs"].items():
         for row in rows:
-            lines.append(f"{int(per_day):>11,}  {row['instance']:<12} {row['variant']:<12} peak {row['peak_pods']:>4} pods "
-                         f"on {row['nodes_at_peak']:>3} nodes  {row['pod_hours']:>7} pod-h  compute ${row['compute_usd_day']:>8}  "
-                         f"requests ${row['requests_usd_day']:>7}  total ${row['total_usd_day']:>8}/day  "
-                         f"${row['usd_per_thousand']}/1k")
+            lines.append(f"| {int(per_day):,} | {row['instance']} | {row['variant']} | {row['pod_rate']} | {row['peak_pods']} | "
+                         f"{row['nodes_at_peak']} | {row['pod_hours']} | {row['compute_usd_day']:,.2f} | "
+                         f"{row['requests_usd_day']:,.2f} | {row['total_usd_day']:,.2f} | {row['usd_per_thousand']:.4f} | "
+                         f"{row['latency_p99_s']} |")
     return "\n".join(lines)
 
 

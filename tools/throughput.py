@@ -155,7 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     profiles, configs = args.profiles.split(","), args.configs.split(",")
     workdir = args.workdir / time.strftime("%Y%m%d-%H%M%S")
-    runs = []
+    runs: list[dict[str, Any]] = []
+
+    def write() -> dict[str, Any]:  # after every run: a long measurement stopped early keeps what it has
+        summary = {"command": "python -m tools.throughput " + " ".join(sys.argv[1:] if argv is None else argv),
+                   "artifacts": str(args.artifacts), "cpus": machine_load()["cpus"], "rounds_done": round_number + 1,
+                   "runs": runs, **summarize(runs, profiles, configs)}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(summary, indent=2))
+        return summary
+
     for round_number in range(args.rounds):
         for profile in profiles:
             for config in configs:  # interleaved: the machine's load falls on every configuration alike
@@ -166,11 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {round_number + 1} {profile:<8} {NAMES[config]:<22} {run['tickets_per_s']:6.2f} t/s "
                       f"({run['tickets']} in {run['seconds']} s, {run['cpu_seconds']} CPU-s: {run['dedicated_tickets_per_s']} "
                       f"t/s on CPUs of its own; load {run['loadavg_before']})", flush=True)
-    summary = {"command": "python -m tools.throughput " + " ".join(sys.argv[1:] if argv is None else argv),
-               "artifacts": str(args.artifacts), "cpus": machine_load()["cpus"], "runs": runs,
-               **summarize(runs, profiles, configs)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=2))
+                summary = write()
     print(report(summary))
     print(f"summary: {args.out}")
     return 0
