@@ -8,33 +8,47 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARTIFACTS ?= artifacts
 TEST_ARTIFACTS ?= build/test-artifacts
+# Exported from checkpoint folders shaped like the Hub's (export/hub_layout.py), from the same tiny weights
+TEST_HUB_ARTIFACTS ?= build/test-artifacts-hub
 STANDINS ?=
 PROFILE ?=
 EXPORT_FLAGS ?=
 PYTEST_FLAGS ?=
 
-# AWS: honour an endpoint already in the environment; otherwise use the local emulator.
-AWS_LOCAL_PORT ?= 4566
+# AWS: honour an endpoint already in the environment; otherwise use the local emulator (moto server
+# on 127.0.0.1). Its pid, port and log files in $(AWS_LOCAL_DIR) say which emulator is ours: `make
+# aws-down` stops that one whatever AWS_ENDPOINT_URL says, and `make status` or `make show` after
+# `make run AWS_LOCAL_PORT=…` find the port it used.
+AWS_LOCAL_DIR ?= .aws-local
+ifndef AWS_LOCAL_PORT
+AWS_LOCAL_PORT := $(or $(shell cat $(AWS_LOCAL_DIR)/moto.port 2>/dev/null),4566)
+endif
+AWS_LOCAL_URL = http://127.0.0.1:$(AWS_LOCAL_PORT)
 ifeq ($(origin AWS_ENDPOINT_URL),undefined)
-export AWS_ENDPOINT_URL := http://127.0.0.1:$(AWS_LOCAL_PORT)
+export AWS_ENDPOINT_URL := $(AWS_LOCAL_URL)
+endif
+ifeq ($(AWS_ENDPOINT_URL),$(AWS_LOCAL_URL))
+LOCAL_EMULATOR := 1
 export AWS_ACCESS_KEY_ID ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
-# Exported so that the sub-makes of `make run` (aws-up, aws-down) know the endpoint is ours.
-export LOCAL_EMULATOR := 1
 endif
 export AWS_DEFAULT_REGION ?= us-east-1
+# What `make run` seeds
+SAMPLES ?= samples/tickets
 # The Hugging Face Hub is often unreachable (always, on the project's build machines): fail fast.
 export HF_HUB_ETAG_TIMEOUT ?= 3
 export HF_HUB_DOWNLOAD_TIMEOUT ?= 10
 
-.PHONY: help venv export test-artifacts test lint run worker aws-up aws-down setup seed status reset redrive \
-        bench bench-export perf-chart perf-check chaos load scale crashloop throughput capacity clean
+.PHONY: help venv export test-artifacts test lint accuracy run worker aws-up aws-down setup seed status reset show \
+        redrive bench bench-export perf-chart perf-check chaos load scale crashloop throughput capacity clean
 
 help:
 	@echo "make run     export the models, start the local AWS emulator, enrich the sample tickets, show them"
+	@echo "             (the emulator keeps the results: make status, make show ID=TKT-250121; make aws-down stops it)"
 	@echo "make test    build the tiny test artifacts and run the test suite"
-	@echo "make export [STANDINS=full|tiny] [PROFILE=full|offline]   build artifacts/"
-	@echo "make aws-up | setup | seed | worker | status | redrive | reset | aws-down"
+	@echo "make export [STANDINS=full|tiny] [PROFILE=full|offline] [FORCE=1]   build artifacts/ (FORCE=1 replaces a different export)"
+	@echo "make accuracy [PROFILE=full|offline] [ARTIFACTS=dir]   score the labelled tickets"
+	@echo "make aws-up | setup | seed | worker | status | show ID=… | redrive | reset | aws-down   (reset deletes all data)"
 	@echo "make bench-export | bench | perf-chart | perf-check   the performance suite (docs/PERFORMANCE.md)"
 	@echo "make chaos | load | scale | crashloop   reliability runs (docs/RELIABILITY.md)"
 	@echo "make throughput | capacity   throughput against worker count, the capacity plan (docs/CAPACITY.md)"
@@ -49,10 +63,18 @@ venv: $(STAMP)
 
 export: venv
 	$(BIN)/ticket-enrich export --out $(ARTIFACTS) $(if $(STANDINS),--stand-ins $(STANDINS)) \
-		$(if $(PROFILE),--profile $(PROFILE)) $(EXPORT_FLAGS)
+		$(if $(PROFILE),--profile $(PROFILE)) $(if $(FORCE),--force) $(EXPORT_FLAGS)
 
 test-artifacts: venv
 	$(BIN)/ticket-enrich export --out $(TEST_ARTIFACTS) --stand-ins tiny --profile full --force
+	$(BIN)/python -m export.hub_layout --size tiny
+	$(BIN)/ticket-enrich export --out $(TEST_HUB_ARTIFACTS) --profile full --force \
+		$$($(BIN)/python -m export.hub_layout --size tiny --flags)
+
+# Score tests/data/labelled_tickets.jsonl with $(ARTIFACTS) (PROFILE=full|offline; default: the artifacts'
+# profile). Figures from stand-in weights are meaningless, and the report says so.
+accuracy: venv
+	$(BIN)/ticket-enrich accuracy --artifacts $(ARTIFACTS) $(if $(PROFILE),--profile $(PROFILE)) --out build/accuracy-$(or $(PROFILE),default).json
 
 # ruff everywhere; mypy --strict on runtime/, worker/ and ticket_schema/ (settings in pyproject.toml,
 # cache in .mypy_cache: a few seconds cold, about one warm).
@@ -61,26 +83,26 @@ lint: venv
 	$(BIN)/mypy
 
 test: venv lint test-artifacts
-	TEST_ARTIFACTS=$(abspath $(TEST_ARTIFACTS)) $(BIN)/python -m pytest tests $(PYTEST_FLAGS)
+	TEST_ARTIFACTS=$(abspath $(TEST_ARTIFACTS)) TEST_HUB_ARTIFACTS=$(abspath $(TEST_HUB_ARTIFACTS)) \
+		$(BIN)/python -m pytest tests $(PYTEST_FLAGS)
 
 # ---- local AWS (moto server over HTTP) -------------------------------------------------
 aws-up: venv
 ifdef LOCAL_EMULATOR
-	$(BIN)/python -m worker.emulator up --port $(AWS_LOCAL_PORT) --dir .aws-local
+	$(BIN)/python -m worker.emulator up --port $(AWS_LOCAL_PORT) --dir $(AWS_LOCAL_DIR)
 else
-	@echo "AWS_ENDPOINT_URL is set ($(AWS_ENDPOINT_URL)): not starting a local emulator"
+	@echo "AWS_ENDPOINT_URL is $(AWS_ENDPOINT_URL), not the local emulator's $(AWS_LOCAL_URL): not starting one"
 endif
 
+# Stops the emulator aws-up started (its pid file in $(AWS_LOCAL_DIR)), whatever AWS_ENDPOINT_URL says.
 aws-down: venv
-ifdef LOCAL_EMULATOR
-	$(BIN)/python -m worker.emulator down --dir .aws-local
-endif
+	$(BIN)/python -m worker.emulator down --dir $(AWS_LOCAL_DIR)
 
 setup: venv
 	$(BIN)/ticket-enrich aws setup
 
 seed: venv
-	$(BIN)/ticket-enrich aws seed samples/tickets
+	$(BIN)/ticket-enrich aws seed $(SAMPLES)
 
 status: venv
 	$(BIN)/ticket-enrich aws status
@@ -91,15 +113,28 @@ reset: venv
 redrive: venv
 	$(BIN)/ticket-enrich aws redrive
 
+# One ticket's record and document, readable: make show ID=TKT-250121 (or a rejected file's name)
+show: venv
+	@test -n "$(ID)" || { echo "usage: make show ID=<ticket id, or a rejected file's name>, e.g. make show ID=TKT-250121"; exit 2; }
+	@$(BIN)/ticket-enrich aws show '$(ID)'
+
 worker: venv
 	$(BIN)/ticket-enrich worker --artifacts $(ARTIFACTS)
 
-# The README's main command: everything, end to end, then the emulator is stopped again.
+# The README's main command: everything, end to end. The local emulator starts empty (a previous
+# run's results are forgotten) and keeps running afterwards with this run's results, to look at.
+RUN_HINT = Look at the results: make status; make show ID=TKT-250121; make show ID=malformed-invalid-json.json
+ifdef LOCAL_EMULATOR
+RUN_KEPT = The AWS emulator keeps running at $(AWS_LOCAL_URL) with them: make aws-down stops it (and forgets them).
+endif
 run: venv export
 	@$(MAKE) --no-print-directory aws-up
-	@set -e; trap '$(MAKE) --no-print-directory aws-down' EXIT; \
+ifdef LOCAL_EMULATOR
+	@$(BIN)/python -m worker.emulator reset --dir $(AWS_LOCAL_DIR)
+endif
+	@trap 'echo; echo "$(RUN_HINT)"; $(if $(RUN_KEPT),echo "$(RUN_KEPT)")' EXIT; set -e; \
 	$(BIN)/ticket-enrich aws setup; \
-	$(BIN)/ticket-enrich aws seed samples/tickets; \
+	$(BIN)/ticket-enrich aws seed $(SAMPLES); \
 	$(BIN)/ticket-enrich worker --artifacts $(ARTIFACTS) --until-empty --report --http-port 0
 
 # ---- performance and reliability (not part of make test) ---------------------------------

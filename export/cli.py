@@ -72,7 +72,7 @@ def options_from(args: argparse.Namespace, environ: dict[str, str] | os._Environ
     )
 
 
-def _quiet() -> None:
+def quiet() -> None:
     """Optimum, torch's tracer and the ONNX quantizer warn a lot about things that do not apply
     here; the export prints its own progress and its parity figures instead."""
     import logging
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         options = options_from(args)
-        _quiet()
+        quiet()
         from export.pipeline import run_export
 
         state = run_export(options, log)

@@ -1,5 +1,6 @@
-"""What the export's seq2seq parity needs beyond the runtime: the same search asked of
-`transformers` generate(), and teacher-forced logits.
+"""What the export's seq2seq parity needs beyond the runtime: the reference search asked of
+`transformers` generate() with the checkpoint's own loaded generation config, and teacher-forced
+logits.
 
 The greedy tokens on the ONNX side come from the runtime's own decoding (runtime.generate's
 processors and greedy search over runtime.summarize's cached decoder), and the teacher-forced
@@ -8,30 +9,31 @@ logits from the same decoder class, so the export checks the code that serves, n
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import numpy as np
 
 from runtime.generate import GenerationConfig, greedy_search
 from runtime.summarize import CachedDecoder
 
 
-def reference_kwargs(config: GenerationConfig) -> dict:
-    """The same greedy search for `transformers` generate(), every knob explicit: a partial
-    config would be refilled from the checkpoint's generation config (num_beams 4, ...)."""
-    return {
-        "do_sample": False,
-        "num_beams": 1,
-        "max_length": config.total_max_length,
-        "min_length": config.total_min_length,
-        "no_repeat_ngram_size": config.no_repeat_ngram_size,
-        "decoder_start_token_id": config.decoder_start_token_id,
-        "eos_token_id": config.eos_token_id,
-        "forced_bos_token_id": config.forced_bos_token_id,
-        "forced_eos_token_id": config.forced_eos_token_id,
-        "repetition_penalty": 1.0,
-        "length_penalty": 1.0,
-        "early_stopping": False,
-        "use_cache": True,
-    }
+def reference_config(loaded: Any, **settings: Any) -> Any:
+    """A whole copy of the checkpoint's own transformers GenerationConfig (`model.generation_config`,
+    as `from_pretrained` loaded it) with `settings` changed. Pass it to generate() with
+    `use_model_defaults=False`: transformers 4.57 refills a setting left at its global default
+    (num_beams 1, length_penalty 1.0, ...) from the checkpoint's otherwise."""
+    config = copy.deepcopy(loaded)
+    config.do_sample = False
+    for key, value in settings.items():
+        setattr(config, key, value)
+    config.validate()
+    return config
+
+
+def transformers_generate(model: Any, inputs: dict[str, Any], config: Any) -> Any:
+    """`model.generate` with exactly `config` (a whole GenerationConfig), nothing refilled."""
+    return model.generate(**inputs, generation_config=config, use_model_defaults=False)
 
 
 def encode(encoder, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:

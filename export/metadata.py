@@ -3,7 +3,6 @@ generation config, the tokenizer file and the tool versions."""
 
 from __future__ import annotations
 
-import json
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -30,9 +29,15 @@ def tool_versions() -> dict[str, str]:
 
 
 def read_config(folder: Path) -> dict[str, Any]:
+    """The model config as transformers loads it (`AutoConfig`), as a plain dict: class defaults
+    filled in and legacy keys translated (a Hub config.json may hold neither as we would write it)."""
+    from transformers import AutoConfig
+
+    if not (folder / "config.json").is_file():
+        raise ExportError(f"cannot read {folder / 'config.json'}: no such file")
     try:
-        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        return AutoConfig.from_pretrained(str(folder), local_files_only=True).to_dict()
+    except Exception as exc:  # transformers raises OSError/ValueError/KeyError for broken configs
         raise ExportError(f"cannot read {folder / 'config.json'}: {exc}") from exc
 
 
@@ -44,18 +49,33 @@ def labels(spec: ModelSpec, config: dict[str, Any]) -> tuple[str, ...]:
     return tuple(id2label[key] for key in sorted(id2label, key=int))
 
 
+# The generation settings the runtime's decoding reads (runtime/generate.py GenerationConfig).
+GENERATION_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id", "forced_bos_token_id",
+                   "forced_eos_token_id", "num_beams", "max_length", "min_length", "max_new_tokens",
+                   "min_new_tokens", "no_repeat_ngram_size", "length_penalty", "early_stopping")  # fmt: skip
+
+
+def generation_config(folder: Path) -> Any:
+    """The checkpoint's transformers GenerationConfig, exactly as `from_pretrained` gives the
+    model: generation_config.json when the folder has one, else built from config.json
+    (`GenerationConfig.from_model_config`: legacy keys and class defaults included)."""
+    from transformers import AutoConfig, GenerationConfig
+
+    try:
+        if (folder / "generation_config.json").is_file():
+            return GenerationConfig.from_pretrained(str(folder), local_files_only=True)
+        return GenerationConfig.from_model_config(AutoConfig.from_pretrained(str(folder), local_files_only=True))
+    except Exception as exc:  # transformers raises OSError/ValueError for broken files
+        raise ExportError(f"cannot read the generation settings in {folder}: {exc}") from exc
+
+
 def generation(spec: ModelSpec, folder: Path, config: dict[str, Any]) -> dict[str, Any]:
-    """The checkpoint's generation config as a plain dict (seq2seq models only)."""
+    """The checkpoint's generation settings as transformers loads them (seq2seq models only),
+    never read from the raw JSON files."""
     if spec.parity != "seq2seq":
         return {}
-    path = folder / "generation_config.json"
-    found = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    keys = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id", "forced_bos_token_id",
-            "forced_eos_token_id", "num_beams", "max_length", "min_length", "no_repeat_ngram_size",
-            "length_penalty", "early_stopping")  # fmt: skip
-    merged = {key: config[key] for key in keys if config.get(key) is not None}
-    merged.update({k: v for k, v in found.items() if not k.startswith("_") and k != "transformers_version"})
-    return dict(sorted(merged.items()))
+    loaded = generation_config(folder)
+    return {key: getattr(loaded, key) for key in GENERATION_KEYS if getattr(loaded, key, None) is not None}
 
 
 def settings(spec: ModelSpec, config: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +83,9 @@ def settings(spec: ModelSpec, config: dict[str, Any]) -> dict[str, Any]:
 
     # The graphs ship pre-optimized at this onnxruntime level (export/optimize.py): loading
     # them at a lower level loses nothing and starts faster.
-    values = {**spec.settings, "graph_optimization": LEVEL}
+    # vocab_size: the rows of the embedding table; the runtime refuses a tokenizer whose text
+    # could produce an id past it (runtime/text.py).
+    values = {**spec.settings, "graph_optimization": LEVEL, "vocab_size": config["vocab_size"]}
     if spec.parity == "seq2seq":
         heads = config["decoder_attention_heads"]
         values.update(
@@ -71,7 +93,6 @@ def settings(spec: ModelSpec, config: dict[str, Any]) -> dict[str, Any]:
             num_heads=heads,
             head_dim=config["d_model"] // heads,
             d_model=config["d_model"],
-            vocab_size=config["vocab_size"],
             pad_token_id=config["pad_token_id"],
             bos_token_id=config["bos_token_id"],
             eos_token_id=config["eos_token_id"],

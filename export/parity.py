@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from export.errors import OutputCheck, ParityError
-from export.generate import greedy, reference_kwargs, teacher_forced_logits
+from export.generate import greedy, reference_config, teacher_forced_logits, transformers_generate
 from export.texts import PARITY_TEXTS
 from runtime.classify import softmax
 from runtime.generate import GenerationConfig
@@ -158,28 +158,25 @@ class Seq2SeqParity:
     NEW_TOKENS = 24
 
     def __init__(self, checkpoint: Path, tokenizer_path: Path, pad_id: int, generation: dict):
+        """`generation` is the manifest's (what the runtime will decode with); the reference
+        takes the checkpoint's own settings as transformers loads them, never the manifest's,
+        so a setting the manifest lost (forced BOS/EOS from a legacy config.json) fails here."""
         import torch
         from transformers import AutoModelForSeq2SeqLM
 
         self.texts = _encode(tokenizer_path, PARITY_TEXTS, pad_id)[: len(PARITY_TEXTS)]  # one at a time
         length = 1 + self.NEW_TOKENS
-        self.settings = GenerationConfig.from_mapping(
-            generation,
-            num_beams=1,
-            max_length=length,
-            min_length=length,  # run the full length: more positions to compare
-            max_new_tokens=None,
-            min_new_tokens=None,
-            length_penalty=1.0,
-            early_stopping=False,
-        )
+        # run the full length (more positions to compare), greedy; everything else as loaded
+        fixed = dict(num_beams=1, max_length=length, min_length=length, max_new_tokens=None,
+                     min_new_tokens=None, length_penalty=1.0, early_stopping=False)  # fmt: skip
+        self.settings = GenerationConfig.from_mapping(generation, **fixed)
         model = AutoModelForSeq2SeqLM.from_pretrained(checkpoint).eval()
-        kwargs = reference_kwargs(self.settings)
+        reference = reference_config(model.generation_config, **fixed)
         self.sequences, self.logits = [], []
         with torch.inference_mode():
             for text in self.texts:
                 inputs = _torch_inputs(text)
-                sequence = model.generate(**inputs, **kwargs)[0]
+                sequence = transformers_generate(model, inputs, reference)[0]
                 self.sequences.append(sequence.tolist())
                 self.logits.append(model(**inputs, decoder_input_ids=sequence[None, :-1]).logits[0].numpy())
 

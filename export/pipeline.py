@@ -101,7 +101,10 @@ def run_export(options: ExportOptions, log: Callable[[str], None]) -> str:
     from export.parity import make_checker
 
     profile, checkpoints = choose_sources(options, log)
-    tools = metadata.tool_versions()
+    from export.heads import data_fingerprint
+
+    # the data the heads are fitted from makes an export different too (a changed example refits them)
+    tools = {**metadata.tool_versions(), "heads_data_sha256": data_fingerprint()}
     state = existing_state(options.out, planned_inputs(profile, checkpoints, tools), options.force)
     if state == "current":
         return "current"

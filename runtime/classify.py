@@ -23,6 +23,7 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 class Sentiment:
     label: str  # POSITIVE | NEGATIVE | NEUTRAL
     score: float  # probability of the label the model preferred
+    uncertain: bool = False  # score below the configured threshold (RuntimeConfig.sentiment_uncertain_below)
 
 
 def sentiment_from_probs(probs: np.ndarray, labels: tuple[str, ...], neutral_below: float) -> list[Sentiment]:
@@ -35,6 +36,32 @@ def sentiment_from_probs(probs: np.ndarray, labels: tuple[str, ...], neutral_bel
         best = int(row.argmax())
         label, score = labels[best], float(row[best])
         out.append(Sentiment("NEUTRAL" if score < neutral_below else label, score))
+    return out
+
+
+def polar_or_neutral(polar: np.ndarray, polar_labels: tuple[str, ...], head: np.ndarray,
+                     head_labels: tuple[str, ...], neutral_below: float, neutral: str = "NEUTRAL") -> list[Sentiment]:
+    """The full profile's sentiment: NEUTRAL when the embedding-space head (three-way, MiniLM)
+    finds the ticket neutral, else the polarity of the two-way model (SST-2).
+
+    SST-2 was trained on film reviews without a neutral class; on support tickets it is near
+    certain about almost anything (top probability > 0.95), so a band on its confidence alone
+    ("NEUTRAL below 0.70") would almost never fire, and a neutral ticket would come out POSITIVE
+    or NEGATIVE (and NEGATIVE raises urgency). The head was fitted on ticket-like examples of all
+    three classes; measured on tests/data/labelled_tickets.jsonl its argmax separates neutral
+    from polar tickets 0.767 of the time (neutral recall 0.957, precision 0.688), independent
+    of how confident the two-way model is. `neutral_below` still makes an unsure two-way answer
+    NEUTRAL. Scores: the head's neutral probability, or the two-way model's top probability.
+    """
+    at = head_labels.index(neutral)
+    out = []
+    for polar_row, head_row in zip(polar, head, strict=True):
+        best = int(polar_row.argmax())
+        label, score = polar_labels[best], float(polar_row[best])
+        if int(head_row.argmax()) == at:
+            out.append(Sentiment(neutral, float(head_row[at])))
+        else:
+            out.append(Sentiment(neutral if score < neutral_below else label, score))
     return out
 
 

@@ -40,7 +40,8 @@ class EncoderModel:
 
     @classmethod
     def load(cls, root: Path, entry: ModelEntry, variant: str, settings: SessionSettings) -> EncoderModel:
-        tokenizer = load_tokenizer(Path(root) / entry.tokenizer.path, int(entry.settings.get("max_length", 512)))
+        tokenizer = load_tokenizer(Path(root) / entry.tokenizer.path, int(entry.settings.get("max_length", 512)),
+                                   entry.settings.get("vocab_size"))
         session = make_session(Path(root) / entry.variants[variant].files["model"].path, settings)
         return cls(session, tokenizer, pad_id=int(entry.settings.get("pad_token_id", 0)))
 
@@ -77,3 +78,7 @@ class Embedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         """[len(texts), dim] float32 embeddings, unit length."""
         return self.model.run_batches(texts, self._post).astype(np.float32, copy=False)
+
+    def vocabulary(self) -> frozenset[str]:
+        """The whole words the tokenizer knows (no word pieces): evidence of English text."""
+        return frozenset(token for token in self.model.tokenizer.get_vocab() if token.isalpha())

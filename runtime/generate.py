@@ -11,6 +11,7 @@ there. The model itself is behind `StepDecoder`, so these loops run on any backe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol, cast
 
@@ -121,17 +122,26 @@ def force_token(scores: np.ndarray, token: int) -> None:
     scores[:, token] = 0.0
 
 
-def process_scores(scores: np.ndarray, sequences: np.ndarray, config: GenerationConfig) -> np.ndarray:
+def process_scores(scores: np.ndarray, sequences: np.ndarray, config: GenerationConfig,
+                   max_lengths: np.ndarray | None = None) -> np.ndarray:
     """Apply transformers' processors in its order. `sequences` [rows, cur_len] are the tokens
-    so far (decoder start included); scores are changed in place and returned."""
+    so far (decoder start included); scores are changed in place and returned. `max_lengths`
+    [rows]: each row's own total max length (forced EOS lands on the last step of each);
+    None: config.total_max_length for every row."""
     cur_len = sequences.shape[1]
     ban_repeated_ngrams(scores, sequences, config.no_repeat_ngram_size)
     if cur_len < config.total_min_length:
         scores[:, config.eos_token_id] = -np.inf
     if config.forced_bos_token_id is not None and cur_len == 1:
         force_token(scores, config.forced_bos_token_id)
-    if config.forced_eos_token_id is not None and cur_len == config.total_max_length - 1:
-        force_token(scores, config.forced_eos_token_id)
+    if config.forced_eos_token_id is not None:
+        if max_lengths is None:
+            if cur_len == config.total_max_length - 1:
+                force_token(scores, config.forced_eos_token_id)
+        elif (last := max_lengths == cur_len + 1).any():
+            rows = np.flatnonzero(last)
+            scores[rows] = -np.inf
+            scores[rows, config.forced_eos_token_id] = 0.0
     return scores
 
 
@@ -152,9 +162,23 @@ class StepDecoder(Protocol):
         one input's beams, may stay as it is."""
 
 
-def greedy_search(decoder: StepDecoder, batch: int, config: GenerationConfig) -> list[list[int]]:
-    """Greedy decoding; a row that reaches EOS leaves the batch (its result cannot change)."""
-    max_length = config.total_max_length
+def row_limits(config: GenerationConfig, batch: int, max_lengths: Sequence[int] | np.ndarray | None) -> np.ndarray | None:
+    """Per-input total max lengths, checked: each at least 2 and at most config.total_max_length."""
+    if max_lengths is None:
+        return None
+    limits = np.asarray(max_lengths, dtype=np.int64).reshape(-1)
+    if limits.shape != (batch,) or limits.min(initial=2) < 2 or limits.max(initial=2) > config.total_max_length:
+        raise ValueError(f"max_lengths must give {batch} lengths between 2 and {config.total_max_length} "
+                         f"(decoder start token included), got {limits.tolist()}")
+    return limits
+
+
+def greedy_search(decoder: StepDecoder, batch: int, config: GenerationConfig,
+                  max_lengths: Sequence[int] | np.ndarray | None = None) -> list[list[int]]:
+    """Greedy decoding; a row that reaches EOS, or its own max length, leaves the batch (its
+    result cannot change)."""
+    limits = row_limits(config, batch, max_lengths)
+    max_length = config.total_max_length if limits is None else int(limits.max())
     sequences = np.full((batch, max_length), config.pad_token_id, dtype=np.int64)
     sequences[:, 0] = config.decoder_start_token_id
     lengths = np.ones(batch, dtype=np.int64)
@@ -162,13 +186,16 @@ def greedy_search(decoder: StepDecoder, batch: int, config: GenerationConfig) ->
     cur_len = 1
     while active.size:
         logits = decoder.step(sequences[active, cur_len - 1])
-        scores = process_scores(logits.astype(np.float32, copy=False), sequences[active, :cur_len], config)
+        scores = process_scores(logits.astype(np.float32, copy=False), sequences[active, :cur_len], config,
+                                None if limits is None else limits[active])
         sequences[active, cur_len] = scores.argmax(axis=-1)
         cur_len += 1
         lengths[active] = cur_len
         if cur_len >= max_length:
             break
         running = sequences[active, cur_len - 1] != config.eos_token_id
+        if limits is not None:
+            running &= limits[active] > cur_len
         if not running.all():
             active = active[running]
             if active.size:
@@ -187,10 +214,12 @@ def _gather(values: np.ndarray, index: np.ndarray) -> np.ndarray:
 class BeamState:
     """transformers' beam search tensors, [items, beams, ...], for the items still searching."""
 
-    def __init__(self, items: int, beams: int, config: GenerationConfig):
+    def __init__(self, items: int, beams: int, config: GenerationConfig, max_lengths: np.ndarray | None = None):
         max_length = config.total_max_length
         self.config = config
         self.beams = beams
+        self.per_item = max_lengths is not None  # each input its own max length
+        self.max_lengths = np.full(items, max_length, dtype=np.int64) if max_lengths is None else max_lengths
         self.running = np.full((items, beams, max_length), config.pad_token_id, dtype=np.int64)
         self.running[:, :, 0] = config.decoder_start_token_id
         self.running_scores = np.zeros((items, beams), dtype=np.float32)
@@ -204,7 +233,7 @@ class BeamState:
 
     def take(self, keep: np.ndarray) -> None:
         for name in ("running", "running_scores", "finished", "finished_scores", "finished_lengths",
-                     "is_finished", "improvable", "hits"):
+                     "is_finished", "improvable", "hits", "max_lengths"):
             setattr(self, name, getattr(self, name)[keep])
 
     def best(self, item: int) -> list[int]:
@@ -222,7 +251,7 @@ class BeamState:
         top_beam, top_token = np.divmod(top_index, vocab)
         candidates = _gather(self.running, top_beam)
         candidates[:, :, cur_len] = top_token
-        self.hits = (top_token == config.eos_token_id) | (cur_len + 1 >= config.total_max_length)
+        self.hits = (top_token == config.eos_token_id) | (cur_len + 1 >= self.max_lengths[:, None])
         # _get_running_beams_for_next_iteration
         alive_scores = top_scores + self.hits.astype(np.float32) * BIG
         pick = top_k(alive_scores, beams)[1]
@@ -253,10 +282,12 @@ class BeamState:
         """_check_early_stop_heuristic: can a running beam still beat the worst finished one?"""
         config = self.config
         if config.early_stopping == "never" and config.length_penalty > 0.0:
-            best_length = config.total_max_length - 1
+            best_length = (self.max_lengths - 1)[:, None]
         else:
-            best_length = cur_len - 1
-        best_running = self.running_scores[:, :1] / (best_length**config.length_penalty)
+            best_length = np.full((len(self.max_lengths), 1), cur_len - 1)
+        # the divisor as transformers has it: a float64 power, then the float32 scores' dtype
+        divisor = (best_length.astype(np.float64) ** config.length_penalty).astype(np.float32)
+        best_running = self.running_scores[:, :1] / divisor
         worst = np.where(self.is_finished, self.finished_scores.min(axis=1, keepdims=True), BIG)
         self.improvable &= (best_running > worst).any(axis=1)
 
@@ -265,16 +296,20 @@ class BeamState:
         open_beam = not (self.is_finished.all() and self.config.early_stopping is True)
         return bool(self.improvable.any()) and open_beam and not bool(self.hits.all())
 
-    def settled(self) -> np.ndarray:
-        """Items whose best hypothesis can no longer change."""
+    def settled(self, cur_len: int) -> np.ndarray:
+        """Items whose best hypothesis can no longer change (`cur_len`: tokens so far): with
+        per-input max lengths, also those that have reached their own."""
         full = self.is_finished.all(axis=1) & (self.config.early_stopping is True)
-        return ~self.improvable | full
+        done = ~self.improvable | full
+        return done | (self.max_lengths <= cur_len) if self.per_item else done
 
 
-def beam_search(decoder: StepDecoder, batch: int, config: GenerationConfig) -> list[list[int]]:
-    """transformers' beam search; settled inputs leave the decoder batch early."""
+def beam_search(decoder: StepDecoder, batch: int, config: GenerationConfig,
+                max_lengths: Sequence[int] | np.ndarray | None = None) -> list[list[int]]:
+    """transformers' beam search; settled inputs leave the decoder batch early. With
+    `max_lengths`, each input is searched as if alone with its own max length."""
     beams = config.num_beams
-    state = BeamState(batch, beams, config)
+    state = BeamState(batch, beams, config, row_limits(config, batch, max_lengths))
     items = np.arange(batch)
     results: list[list[int] | None] = [None] * batch
     # Every beam of an input starts identical: run the first step once per input, then repeat.
@@ -284,10 +319,11 @@ def beam_search(decoder: StepDecoder, batch: int, config: GenerationConfig) -> l
     cur_len = 1
     while True:
         flat = state.running[:, :, :cur_len].reshape(-1, cur_len)
-        scores = process_scores(log_softmax(logits.astype(np.float32, copy=False)), flat, config)
+        limits = np.repeat(state.max_lengths, beams) if state.per_item else None
+        scores = process_scores(log_softmax(logits.astype(np.float32, copy=False)), flat, config, limits)
         source = state.step(scores, cur_len)
         cur_len += 1
-        settled = state.settled()
+        settled = state.settled(cur_len)
         if not state.searching() or settled.all():
             break
         if settled.any():
@@ -305,8 +341,13 @@ def beam_search(decoder: StepDecoder, batch: int, config: GenerationConfig) -> l
     return cast("list[list[int]]", results)  # every input settled: no None left
 
 
-def generate(decoder: StepDecoder, batch: int, config: GenerationConfig) -> list[list[int]]:
-    """Token ids per input, decoder start token first, EOS (if reached) last, no padding."""
+def generate(decoder: StepDecoder, batch: int, config: GenerationConfig,
+             max_lengths: Sequence[int] | np.ndarray | None = None) -> list[list[int]]:
+    """Token ids per input, decoder start token first, EOS (if reached) last, no padding.
+
+    `max_lengths` (optional, one per input, decoder start included, each at most
+    config.total_max_length): every input decodes exactly as it would alone with
+    `max_new_tokens = max_lengths[i] - 1`, inside one batch."""
     if config.num_beams == 1:
-        return greedy_search(decoder, batch, config)
-    return beam_search(decoder, batch, config)
+        return greedy_search(decoder, batch, config, max_lengths)
+    return beam_search(decoder, batch, config, max_lengths)

@@ -23,6 +23,7 @@ from tokenizers import Tokenizer
 from runtime.errors import RuntimeArtifactError
 from runtime.generate import GenerationConfig, generate
 from runtime.manifest import ModelEntry
+from runtime.presets import TokenBudget, trim_to_sentence
 from runtime.session import SessionSettings, make_sessions
 from runtime.text import load_tokenizer, plan_batches, token_ids
 
@@ -146,7 +147,7 @@ class Summarizer:
                 "re-run the export"
             )
         max_input = entry.settings.get("max_input_length", entry.settings.get("max_length", 1024))
-        tokenizer = load_tokenizer(root / entry.tokenizer.path, int(max_input))
+        tokenizer = load_tokenizer(root / entry.tokenizer.path, int(max_input), entry.settings.get("vocab_size"))
         encoder, cross_kv, decoder = make_sessions([root / files[name].path for name in FILES], settings)
         return cls(
             encoder, cross_kv, decoder,
@@ -187,21 +188,38 @@ class Summarizer:
 
     # ---- core -------------------------------------------------------------------------------
 
-    def generate(self, texts: list[str], config: GenerationConfig | None = None) -> list[list[int]]:
-        """Token ids per text: decoder start token first, EOS last when reached, no padding."""
+    def generate(self, texts: list[str], config: GenerationConfig | None = None,
+                 budget: TokenBudget | None = None) -> list[list[int]]:
+        """Token ids per text: decoder start token first, EOS last when reached, no padding.
+        With `budget`, each text gets its own new-token budget from its token count."""
+        return self._generate(texts, config, budget)[0]
+
+    def _generate(self, texts: list[str], config: GenerationConfig | None,
+                  budget: TokenBudget | None) -> tuple[list[list[int]], list[int]]:
+        """The token ids and each text's max length (decoder start included)."""
         config = config or self.config
         sequences = token_ids(self.tokenizer, texts)
+        limits = [config.total_max_length if budget is None else
+                  min(config.total_max_length, 1 + budget.new_tokens(len(ids))) for ids in sequences]
         results: list[list[int] | None] = [None] * len(texts)
         by_length = sorted(range(len(texts)), key=lambda i: -len(sequences[i]))
         for start in range(0, len(by_length), self.max_batch):
             batch = self.encode(sequences, by_length[start : start + self.max_batch])
             decoder = CachedDecoder(self.cross_kv, self.decoder, batch.hidden, batch.mask)
-            for index, tokens in zip(batch.order, generate(decoder, len(batch.order), config), strict=True):
+            rows = None if budget is None else [limits[i] for i in batch.order]
+            for index, tokens in zip(batch.order, generate(decoder, len(batch.order), config, rows), strict=True):
                 results[index] = tokens
-        return cast("list[list[int]]", results)  # every text was in one batch: no None left
+        return cast("list[list[int]]", results), limits  # every text was in one batch: no None left
 
     # ---- post -------------------------------------------------------------------------------
 
-    def summarize(self, texts: list[str], config: GenerationConfig | None = None) -> list[str]:
-        decoded = self.tokenizer.decode_batch(self.generate(texts, config), skip_special_tokens=True)
-        return [text.strip() for text in decoded]
+    def summarize(self, texts: list[str], config: GenerationConfig | None = None,
+                  budget: TokenBudget | None = None) -> list[str]:
+        """Summaries as text (special tokens skipped). With `budget`, a summary that used its
+        whole budget is cut back to its last complete sentence when it has one."""
+        ids, limits = self._generate(texts, config, budget)
+        decoded = [text.strip() for text in self.tokenizer.decode_batch(ids, skip_special_tokens=True)]
+        if budget is None:
+            return decoded
+        return [trim_to_sentence(text) if len(tokens) >= limit else text
+                for text, tokens, limit in zip(decoded, ids, limits, strict=True)]

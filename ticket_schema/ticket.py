@@ -8,36 +8,36 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from runtime.errors import TicketRejected
-from runtime.ticket import Ticket
-
-MAX_TICKET_BYTES = 256 * 1024  # a whole ticket document, as stored in S3 or sent on SQS
-MAX_SUBJECT_CHARS = 1_000
-MAX_BODY_CHARS = 100_000
-MAX_METADATA_BYTES = 8 * 1024
-MAX_METADATA_DEPTH = 8  # nested objects/lists inside metadata; deeper ones cannot be written back as JSON safely
-MAX_NUMBER_CHARS = 100  # digits in one JSON number (Python refuses integers past 4,300 digits anyway)
-TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"  # safe as an S3 key and a DynamoDB key
-
-# What customers and help desks write -> the four levels urgency reasons in.
-PRIORITY_ALIASES = {
-    "low": "low", "minor": "low", "p4": "low",
-    "normal": "medium", "medium": "medium", "moderate": "medium", "p3": "medium",
-    "high": "high", "major": "high", "p2": "high",
-    "urgent": "critical", "critical": "critical", "blocker": "critical", "emergency": "critical", "p1": "critical",
-}
+from runtime.ticket import Ticket, normalize_created_at
+from ticket_schema.errors import error_message
+from ticket_schema.fields import (
+    MAX_BODY_CHARS,
+    MAX_CUSTOMER_ID_CHARS,
+    MAX_LANGUAGE_CHARS,
+    MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
+    MAX_METADATA_TEXT_CHARS,
+    MAX_NUMBER_CHARS,
+    MAX_SUBJECT_CHARS,
+    MAX_TAGS,
+    MAX_TICKET_BYTES,
+    PRIORITY_ALIASES,
+    TICKET_ID_PATTERN,
+)
 
 
 class TicketMetadata(BaseModel):
-    model_config = ConfigDict(extra="allow", str_max_length=200)
+    model_config = ConfigDict(extra="allow", str_max_length=MAX_METADATA_TEXT_CHARS)
 
     source: str | None = None
-    language: str | None = Field(default=None, max_length=16)
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    language: str | None = Field(default=None, max_length=MAX_LANGUAGE_CHARS)
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
 
 
 class TicketIn(BaseModel):
@@ -47,8 +47,8 @@ class TicketIn(BaseModel):
     subject: str = Field(default="", max_length=MAX_SUBJECT_CHARS)
     body: str = Field(default="", max_length=MAX_BODY_CHARS)
     priority: str | None = None
-    created_at: str | None = Field(default=None, max_length=64)
-    customer_id: str | None = Field(default=None, max_length=128)
+    created_at: str | None = None  # epoch seconds or ISO 8601 in; ISO 8601, UTC, out
+    customer_id: str | None = Field(default=None, max_length=MAX_CUSTOMER_ID_CHARS)
     metadata: TicketMetadata = Field(default_factory=TicketMetadata)
 
     @field_validator("subject", "body", mode="before")
@@ -62,6 +62,11 @@ class TicketIn(BaseModel):
         if "\x00" in value:
             raise ValueError("contains NUL characters")
         return value
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _normalized_time(cls, value: Any) -> str | None:
+        return normalize_created_at(value)
 
     @field_validator("priority")
     @classmethod
@@ -128,7 +133,28 @@ def _claimed_id(value: Any) -> str | None:
 def _first_error(exc: ValidationError) -> tuple[str, str]:
     error = exc.errors()[0]
     field = ".".join(str(part) for part in error["loc"]) or "ticket"
-    return field, error["msg"]
+    return field, error_message(error)
+
+
+# The id a ticket too large or too broken to parse gave itself, read off its first bytes.
+_LEADING_ID = re.compile(rb'"ticket_id"\s*:\s*"([A-Za-z0-9][A-Za-z0-9_.:-]{0,127})"')
+LEADING_ID_BYTES = 4096
+
+
+def _leading_id(raw: bytes | str) -> str | None:
+    head = raw[:LEADING_ID_BYTES]
+    found = _LEADING_ID.search(head if isinstance(head, bytes) else head.encode("utf-8", "surrogatepass"))
+    return found.group(1).decode("ascii") if found else None
+
+
+def _json_problem(exc: json.JSONDecodeError) -> str:
+    """json's message, made to read right ("Invalid control character at" ends in an "at" and names no character)."""
+    where = f"at line {exc.lineno} column {exc.colno}"
+    message = exc.msg.removesuffix(" at")
+    if message == "Invalid control character" and exc.pos < len(exc.doc):
+        return (f"a raw control character, U+{ord(exc.doc[exc.pos]):04X}, inside a string {where}; "
+                "write it escaped: \\n, \\t, \\u0000")
+    return f"{message} {where}"
 
 
 def validate_ticket(raw: bytes | str | dict[str, Any]) -> Ticket:
@@ -137,16 +163,17 @@ def validate_ticket(raw: bytes | str | dict[str, Any]) -> Ticket:
     if isinstance(raw, (bytes, str)):
         size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
         if size > MAX_TICKET_BYTES:
-            raise TicketRejected("ticket", f"is {size} bytes; the limit is {MAX_TICKET_BYTES}")
+            raise TicketRejected("ticket", f"is {size:,} bytes; the limit is {MAX_TICKET_BYTES:,}", _leading_id(raw))
         if isinstance(raw, bytes):
             try:
                 raw = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise TicketRejected("ticket", f"is not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+                raise TicketRejected("ticket", f"is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                                     _leading_id(raw)) from exc
         try:
             raw = json.loads(raw, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant)
         except json.JSONDecodeError as exc:
-            raise TicketRejected("ticket", f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
+            raise TicketRejected("ticket", f"is not valid JSON ({_json_problem(exc)})", _leading_id(exc.doc)) from exc
         except RecursionError as exc:
             raise TicketRejected("ticket", "is nested too deeply to parse; a ticket is one JSON object of text "
                                            "fields and a small metadata object") from exc

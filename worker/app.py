@@ -10,11 +10,12 @@ import logging
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 
-from worker.aws import AwsClients, resolve_queue_url
+from runtime.result import models_ref, short_provenance
+from worker.aws import AwsClients, clients_from_environment, resolve_queue_url
 from worker.batch import BatchProcessor, Destinations
 from worker.engine import Engine
 from worker.errors import AwsError
@@ -25,6 +26,9 @@ from worker.report import print_report
 from worker.settings import Settings
 from worker.sqs import Queue
 from worker.store import Objects, Records
+
+if TYPE_CHECKING:
+    from runtime import Enricher
 
 log = logging.getLogger("worker.app")
 
@@ -53,6 +57,13 @@ def poll_settings(settings: Settings, until_empty: bool = False, **overrides: An
     return PollSettings(**{**values, **overrides})
 
 
+def runtime_summary(enricher: Enricher) -> dict[str, Any]:
+    """The runtime's description for the start-up log: each model as "name variant hash8", and the
+    reference (`models_ref`) that every record and document carries; the full hashes are in those
+    documents and in the artifacts' manifest."""
+    return {**enricher.describe(), "models": short_provenance(enricher.models), "models_ref": models_ref(enricher.models)}
+
+
 def build_worker(settings: Settings, clients: AwsClients, engine: Engine, pool: ThreadPoolExecutor,
                  poll: PollSettings, *, metrics: WorkerMetrics | None = None, health: Health | None = None,
                  stats: RunStats | None = None) -> Worker:
@@ -79,7 +90,11 @@ def serve(settings: Settings, *, until_empty: bool = False, report: bool = False
         log.error("cannot serve the probes", extra={"fields": {"error": port_taken_message(settings.http_port, exc)}})
         return 2
     try:
-        clients = AwsClients.from_session(session)
+        try:
+            clients = clients_from_environment(session)
+        except AwsError as exc:
+            log.error("cannot start", extra={"fields": {"error": str(exc)}})
+            return 2
         try:
             enricher = Enricher.from_artifacts(settings.artifacts)
         except RuntimeArtifactError as exc:
@@ -94,7 +109,7 @@ def serve(settings: Settings, *, until_empty: bool = False, report: bool = False
                 log.error("cannot start", extra={"fields": {"error": str(exc)}})
                 return 1
             log.info("worker ready", extra={"fields": {"settings": settings.describe(), "queue_url": worker.queue.url,
-                                                       "runtime": enricher.describe()}})
+                                                       "runtime": runtime_summary(enricher)}})
             if threading.current_thread() is threading.main_thread():
                 install_signal_handlers(worker)
             code = worker.run()

@@ -14,12 +14,13 @@ built from (or on `client.meta.events`), for example::
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from worker.errors import AwsError
 
@@ -51,6 +52,32 @@ class AwsClients:
             sqs=session.client("sqs", config=config),
             dynamodb=session.client("dynamodb", config=config),
         )
+
+
+LOCAL_HINT = ("for the local emulator, use make (`make worker`, `make status`, …: it sets the endpoint, region and "
+              "credentials) or, after `make aws-up`, export AWS_ENDPOINT_URL=http://127.0.0.1:4566 "
+              "AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
+
+
+def clients_from_environment(session: boto3.Session | None = None) -> AwsClients:
+    """AwsClients from the standard environment, or AwsError saying which part of the AWS
+    configuration is missing or unusable (no region, no credentials, an unknown profile, a
+    malformed endpoint URL) and how to set it: found before anything else starts."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    where = f"AWS_ENDPOINT_URL={endpoint}" if endpoint else "AWS_ENDPOINT_URL is unset: this means AWS itself"
+    try:
+        session = session or boto3.Session()
+        if not session.region_name:
+            raise NoRegionError()
+        if session.get_credentials() is None:
+            raise AwsError(f"no AWS credentials found ({where}). On AWS: a profile, the environment or the pod's "
+                           f"role (IRSA); {LOCAL_HINT}")
+        return AwsClients.from_session(session)
+    except NoRegionError as exc:
+        raise AwsError(f"no AWS region is set ({where}). On AWS: export AWS_DEFAULT_REGION; {LOCAL_HINT}") from exc
+    except (BotoCoreError, ValueError) as exc:  # unknown profile, malformed endpoint URL or config file
+        raise AwsError(f"the AWS configuration cannot be used: {exc} (check AWS_PROFILE, AWS_ENDPOINT_URL, "
+                       f"AWS_DEFAULT_REGION); {LOCAL_HINT}") from exc
 
 
 def error_code(exc: BaseException) -> str:

@@ -28,7 +28,8 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
     """`session`: a boto3.Session to build the clients from (its event hooks apply); default the environment's."""
     from worker import logs
     from worker.app import serve
-    from worker.errors import SettingsError
+    from worker.aws import clients_from_environment
+    from worker.errors import AwsError, SettingsError
     from worker.settings import Settings
 
     try:
@@ -36,7 +37,8 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
             artifacts=args.artifacts, queue=args.queue, http_port=args.http_port,
             visibility_timeout=args.visibility_timeout, log_level=args.log_level,
         )
-    except SettingsError as exc:
+        clients_from_environment(session)  # the AWS configuration, checked before the models load
+    except (SettingsError, AwsError) as exc:
         print(f"ticket-enrich worker: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)

@@ -1,10 +1,15 @@
 """The local AWS emulator: moto server over HTTP on 127.0.0.1, in the background.
 
-    python -m worker.emulator up --port 4566 --dir .aws-local    # pid file, log file, health check
+    python -m worker.emulator up --port 4566 --dir .aws-local    # pid file, port file, log file, health check
+    python -m worker.emulator status --dir .aws-local
+    python -m worker.emulator reset --dir .aws-local             # forget every bucket, queue and record
     python -m worker.emulator down --dir .aws-local
 
-The state lives in the server's memory: `down` forgets every bucket, queue and record.
-The integration tests start their own on a free port with `start()`.
+The state lives in the server's memory for as long as it runs: `make run` leaves it running so
+that `make status` and `make show` can read the results, and `make aws-down` stops it. The
+folder's pid and port files say which emulator is ours: `down` and `reset` act on that one only
+(and only when its process is moto server), whatever AWS_ENDPOINT_URL says. The integration
+tests start their own on a free port with `start()`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 from worker.errors import EmulatorError
 
 HEALTH_PATH = "/moto-api/config"
+RESET_PATH = "/moto-api/reset"  # moto's own: forget all state
 PID_FILE = "moto.pid"
 PORT_FILE = "moto.port"
 LOG_FILE = "moto.log"
@@ -112,17 +118,38 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
+def _command_line(pid: int) -> str:
+    """The process's command line ('' when it cannot be read): /proc on Linux, `ps` elsewhere."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        pass
+    try:
+        return subprocess.run(["ps", "-p", str(pid), "-o", "command="], capture_output=True, text=True,
+                              timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def running(directory: Path) -> Emulator | None:
+    """The emulator this folder's pid and port files name, if that process is alive and is moto
+    server (a stale pid file whose number now belongs to another process names nothing)."""
     try:
         pid = int((directory / PID_FILE).read_text())
         port = int((directory / PORT_FILE).read_text())
     except (OSError, ValueError):
         return None
-    return Emulator(pid, port, "127.0.0.1", directory / LOG_FILE) if _alive(pid) else None
+    if not _alive(pid) or "moto" not in _command_line(pid):
+        return None
+    return Emulator(pid, port, "127.0.0.1", directory / LOG_FILE)
 
 
 def up(directory: Path, port: int, host: str) -> int:
     current = running(directory)
+    if current and current.port != port:
+        print(f"the AWS emulator from {directory} already runs at {current.url}, not port {port}: stop it first "
+              f"(make aws-down), or use AWS_LOCAL_PORT={current.port}", file=sys.stderr)
+        return 1
     if current and healthy(current.url):
         print(f"AWS emulator already running at {current.url} (pid {current.pid})")
         return 0
@@ -138,13 +165,30 @@ def up(directory: Path, port: int, host: str) -> int:
     return 0
 
 
+def reset(directory: Path) -> int:
+    """Empty our emulator: no buckets, queues or tables afterwards (`make run` starts from here)."""
+    current = running(directory)
+    if current is None:
+        print(f"no AWS emulator started from {directory} is running: nothing to reset", file=sys.stderr)
+        return 1
+    request = urllib.request.Request(current.url + RESET_PATH, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"could not reset the AWS emulator at {current.url}: {exc}; see {current.log}", file=sys.stderr)
+        return 1
+    print(f"AWS emulator at {current.url} emptied (the previous run's buckets, queues and records are gone)")
+    return 0
+
+
 def down(directory: Path) -> int:
     current = running(directory)
     if current is None:
-        print("AWS emulator is not running")
+        print(f"no AWS emulator started from {directory} is running")
     else:
         stop_pid(current.pid)
-        print(f"stopped the AWS emulator (pid {current.pid})")
+        print(f"stopped the AWS emulator at {current.url} (pid {current.pid}); its buckets, queues and records are gone")
     for name in (PID_FILE, PORT_FILE):
         (directory / name).unlink(missing_ok=True)
     return 0
@@ -153,7 +197,7 @@ def down(directory: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker.emulator", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["up", "down", "status"])
+    parser.add_argument("action", choices=["up", "down", "status", "reset"])
     parser.add_argument("--dir", type=Path, default=Path(".aws-local"), help="pid and log files (default .aws-local)")
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--host", default="127.0.0.1")
@@ -162,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         return up(args.dir, args.port, args.host)
     if args.action == "down":
         return down(args.dir)
+    if args.action == "reset":
+        return reset(args.dir)
     current = running(args.dir)
     print(f"running at {current.url} (pid {current.pid})" if current else "not running")
     return 0 if current else 1

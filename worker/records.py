@@ -70,14 +70,22 @@ class EnrichedRecord(BaseModel):
     status: Literal["enriched"] = "enriched"
     intent: str = _from_enrichment("intent", "label")
     intent_confidence: Score = _from_enrichment("intent", "confidence")
+    intent_uncertain: bool = _from_enrichment("intent", "uncertain")
     urgency: str = _from_enrichment("urgency", "level")
+    urgency_confidence: Score = _from_enrichment("urgency", "confidence")
+    urgency_uncertain: bool = _from_enrichment("urgency", "uncertain")
     urgency_signals: list[str] = _from_enrichment("urgency", "signals")
     sentiment: str = _from_enrichment("sentiment", "label")
     sentiment_score: Score = _from_enrichment("sentiment", "score")
+    sentiment_uncertain: bool = _from_enrichment("sentiment", "uncertain")
+    in_domain: Score = _from_enrichment("in_domain")
     summary: str = _from_enrichment("summary")
     summary_kind: str = _from_enrichment("summary_kind")
+    summary_preset: str | None = _from_enrichment("summary_preset")
     profile: str = _from_enrichment("profile")
-    models: dict[str, dict[str, Any]] = _from_enrichment("models")
+    # The provenance block (model, variant, artifact hash per field) is in the S3 document; the
+    # record names it by its reference, as short as a hash and the same for every ticket of a run.
+    models_ref: str = _from_enrichment("models_ref")
     # From the worker.
     source: str
     enriched_object: str  # s3://bucket/key of the full enriched document

@@ -24,6 +24,15 @@ def _table(headers: list[str], rows: list[list[str]], out: TextIO) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
 
 
+UNCERTAIN_KINDS = ("intent", "urgency", "sentiment")
+
+
+def _label(row: dict[str, Any], kind: str, confidence: str) -> str:
+    """A label with its confidence, marked "?" when the record flags it uncertain."""
+    mark = "?" if row.get(f"{kind}_uncertain") else ""
+    return f"{row[kind]}{mark} {row[confidence]:.2f}"
+
+
 def print_report(stats: RunStats, *, enriched_bucket: str, table: str, endpoint: str | None,
                  profile: str | None, variant: str | None, out: TextIO) -> None:
     rows = sorted(stats.rows, key=lambda r: r["ticket_id"])
@@ -31,13 +40,20 @@ def print_report(stats: RunStats, *, enriched_bucket: str, table: str, endpoint:
     if rows:
         _table(
             ["ticket", "intent", "urgency", "sentiment", "summary", "ms"],
-            [[_cut(r["ticket_id"], 24), f"{r['intent']} {r['intent_confidence']:.2f}", r["urgency"],
-              f"{r['sentiment']} {r['sentiment_score']:.2f}", _cut(r["summary"], 60), f"{r['enrich_ms']:.0f}"]
+            [[_cut(r["ticket_id"], 24), _label(r, "intent", "intent_confidence"),
+              _label(r, "urgency", "urgency_confidence"), _label(r, "sentiment", "sentiment_score"),
+              _cut(r["summary"], 60), f"{r['enrich_ms']:.0f}"]
              for r in rows[:MAX_ROWS]],
             out,
         )
         if len(rows) > MAX_ROWS:
             print(f"… and {len(rows) - MAX_ROWS} more", file=out)
+        uncertain = {kind: sum(bool(r.get(f"{kind}_uncertain")) for r in rows) for kind in UNCERTAIN_KINDS}
+        if any(uncertain.values()):
+            print("? = uncertain (confidence below its threshold, docs/LABELS.md): "
+                  + ", ".join(f"{count} {kind}" for kind, count in uncertain.items()), file=out)
+        print("ms: the ticket's share of its batch's inference (the enrich call's time divided by the tickets in "
+              "it: a batch is enriched in one call, so one ticket's own time is not measured)", file=out)
     if stats.rejections:
         print("\nRejected (a rejection record each; never retried):", file=out)
         _table(["source", "field", "reason"],

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ticket_schema.errors import error_message
 from worker.errors import SettingsError
 
 # field name -> environment variable
@@ -110,7 +111,7 @@ class Settings(BaseModel):
             for error in exc.errors():
                 field = str(error["loc"][0]) if error["loc"] else ""
                 where = ENV_NAMES.get(field, field) or "settings"
-                problems.append(f"{where}: {error['msg']}")
+                problems.append(f"{where}: {error_message(error)}")
             raise SettingsError("invalid worker settings: " + "; ".join(problems)) from exc
 
     def describe(self) -> dict[str, Any]:

@@ -46,6 +46,11 @@ def test_setup_seed_worker_report_status_reset(make_stack, aws_env, artifacts_di
     assert "tickets/min" in run.stdout and "AWS I/O" in run.stdout and "inference" in run.stdout
     assert f"s3://{stack.enriched_bucket}/" in run.stdout and repr(stack.table) in run.stdout
     assert "refund the duplicate payment" not in run.stderr  # no ticket text in the INFO logs
+    assert "ms: the ticket's share of its batch's inference" in run.stdout
+    [ready] = [json.loads(line) for line in run.stderr.splitlines() if '"worker ready"' in line]
+    assert len(json.dumps(ready)) < 2000  # a summary, not kilobytes of hashes
+    runtime = ready["runtime"]
+    assert len(runtime["models_ref"]) == 12 and all(isinstance(v, str) for v in runtime["models"].values())
 
     status = cli(env, "aws", "status", "--json")
     state = json.loads(status.stdout)

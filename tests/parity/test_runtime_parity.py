@@ -57,10 +57,10 @@ def test_sentiment_logits_match_pytorch(artifacts_dir, manifest, checkpoints_dir
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from export.standins import ensure_stand_in
+    from export.recheck import source_folder
 
     entry = manifest.models["sentiment"]
-    folder = ensure_stand_in("sentiment", entry.source.stand_in or "tiny", checkpoints_dir)
+    folder = source_folder("sentiment", entry, checkpoints_dir)  # the checkpoint the manifest records
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     with torch.inference_mode():

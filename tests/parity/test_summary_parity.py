@@ -1,4 +1,5 @@
-"""The runtime's summaries against transformers `generate()` on the DistilBART stand-in.
+"""The runtime's summaries against transformers `generate()` on the DistilBART the artifacts were
+exported from (TEST_ARTIFACTS; the tiny stand-in in `make test`).
 
 The runtime runs the exported encoder + merged decoder (onnxruntime, its own search loop);
 the reference runs the stand-in checkpoint the artifacts were exported from (PyTorch). In fp32
@@ -57,9 +58,9 @@ def entry(artifacts_dir):
 
 @pytest.fixture(scope="module")
 def reference(entry, checkpoints_dir):
-    from export.standins import ensure_stand_in
+    from export.recheck import source_folder
 
-    folder = ensure_stand_in("summary", entry.source.stand_in or "tiny", checkpoints_dir)
+    folder = source_folder("summary", entry, checkpoints_dir)  # the checkpoint the manifest records
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
     model = transformers.AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
     return tokenizer, model
@@ -164,6 +165,11 @@ def test_int8_agreement_is_reported(artifacts_dir, entry, reference, case, capsy
             assert seq[-1] == config.eos_token_id or len(seq) == config.total_max_length
             if config.forced_bos_token_id is not None:
                 assert seq[1] == config.forced_bos_token_id
+        why = (f"; the {entry.source.stand_in} stand-in has random weights, whose next-token scores are nearly "
+               "tied, so int8 rounding can change greedy choices: sequences may diverge by design"
+               if entry.source.stand_in else "")
         with capsys.disabled():
             print(f"\n[summary int8 agreement] {variant} {case}: {identical}/{len(texts)} sequences identical "
-                  f"to fp32 PyTorch, mean common prefix {prefix:.0%}")
+                  f"to fp32 PyTorch, mean common prefix {prefix:.0%} (reported, not gated{why}. Gated: fp32 "
+                  "sequences identical to transformers; int8 teacher-forced top-1 agreement >= 0.99 at export; "
+                  "every int8 sequence well-formed, checked above)")

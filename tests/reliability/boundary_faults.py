@@ -22,8 +22,10 @@ from faults import _Raw
 
 @dataclass
 class LostReply:
-    """Let the next `times` sends of "service.Operation" through to the service, then raise a
-    read timeout in place of its reply. Retries count as sends."""
+    """Let the next `times` first attempts of "service.Operation" through to the service, then
+    raise a read timeout in place of its reply. Retries go through untouched and meet what their
+    first attempt did: counting them too made the fault depend on thread timing (a quick retry
+    of one ticket's put could take the injection meant for another ticket's first put)."""
 
     operation: str
     times: int = 1
@@ -37,6 +39,8 @@ class LostReply:
         return self
 
     def _on_send(self, request: Any, **_kwargs: Any) -> None:
+        if _attempt(request) != 1:
+            return None
         with self._lock:
             if self.injected >= self.times:
                 return None
@@ -44,6 +48,14 @@ class LostReply:
         reply = self._http.send(request)
         assert reply.status_code < 300, f"the request itself failed: {reply.status_code} {reply.content[:200]!r}"
         raise ReadTimeoutError(endpoint_url=request.url)
+
+
+def _attempt(request: Any) -> int:
+    """Which attempt of its call a request is: botocore's `amz-sdk-request: attempt=N; max=M` header."""
+    value = request.headers.get("amz-sdk-request", b"")
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    fields = dict(part.strip().partition("=")[::2] for part in text.split(";") if "=" in part)
+    return int(fields.get("attempt", 1))
 
 
 @dataclass

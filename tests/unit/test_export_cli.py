@@ -91,7 +91,9 @@ def test_a_different_export_is_refused_and_left_alone(tmp_path, artifacts_dir):
     shutil.copy(artifacts_dir / "manifest.json", out / "manifest.json")
     before = (out / "manifest.json").read_bytes()
     result = export("--out", str(out), "--profile", "offline")
-    assert_clean_failure(result, "holds a different export", "profile: 'full' -> 'offline'", "--force")
+    assert_clean_failure(result, "holds a different export", "profile: 'full' -> 'offline'", "--force", "FORCE=1",
+                         "models.sentiment: {…} (7 keys) -> absent")
+    assert len(result.stderr) < 1200 and len(result.stderr.splitlines()) <= 12, result.stderr  # not manifest dicts
     assert (out / "manifest.json").read_bytes() == before
 
 

@@ -85,6 +85,49 @@ def test_hub_probe_is_quick_when_nothing_listens(monkeypatch):
     assert hub_reachable() is False
 
 
+@pytest.fixture
+def local_hub(monkeypatch):
+    """A local HTTP server standing in for the Hub's endpoint; it records the requests it gets."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):  # noqa: N802 - the http.server API
+            seen.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    for name in ("HF_HUB_OFFLINE", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy",
+                 "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+    yield seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_hub_probe_asks_through_huggingface_hubs_http_session(local_hub):
+    assert hub_reachable() is True
+    assert local_hub == ["/"]  # a real HTTP request, not a bare TCP connect
+
+
+def test_hub_probe_honours_the_proxy_settings(local_hub, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", CLOSED_PORT_HUB)  # a proxy nobody runs: the Hub is unreachable through it
+    started = time.monotonic()
+    assert hub_reachable() is False
+    assert time.monotonic() - started < 3.5 and local_hub == []
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # ... unless the endpoint is exempt
+    assert hub_reachable() is True and local_hub == ["/"]
+
+
 def test_no_hub_and_no_folders_announces_the_offline_profile(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", CLOSED_PORT_HUB)

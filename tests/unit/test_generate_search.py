@@ -18,15 +18,7 @@ transformers = pytest.importorskip("transformers")
 from runtime.generate import GenerationConfig, generate  # noqa: E402
 
 VOCAB, PAD, BOS, EOS = 96, 1, 0, 2
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models, many small ops: one thread is far faster than a contended pool."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +151,30 @@ def test_beam_search_batch_equals_one_by_one(model, inputs):
         length = int(mask[row].sum())
         alone = generate(TorchDecoder(model, ids[row : row + 1, :length], mask[row : row + 1, :length]), 1, config)
         assert alone == [batched[row]]
+
+
+@pytest.mark.parametrize("name", ["greedy-new-tokens-forced", "greedy-min-length-ngram", "beam-heuristic",
+                                  "beam-never-forced", "beam-distilbart-settings"])
+def test_each_input_its_own_max_length_in_one_batch(model, inputs, name):
+    """A per-ticket budget: every row decodes exactly as transformers decodes it alone with
+    that max length, while sharing the batch with rows of other budgets."""
+    settings = CASES[name]
+    ids, mask = inputs
+    config = GenerationConfig(decoder_start_token_id=EOS, eos_token_id=EOS, pad_token_id=PAD, **settings)
+    top = config.total_max_length
+    limits = [top, 2, top - 5, 6, top - 1, 9]  # 20 avoided: see reference()
+    ours = generate(TorchDecoder(model, ids, mask), ids.shape[0], config, limits)
+    alone = {k: v for k, v in settings.items() if k not in ("max_length", "max_new_tokens")}
+    for row, limit in enumerate(limits):
+        length = int(mask[row].sum())
+        theirs = reference(model, ids[row : row + 1, :length], mask[row : row + 1, :length], alone | {"max_length": limit})
+        assert_same([ours[row]], theirs)
+        assert len(ours[row]) <= limit
+
+
+def test_per_input_max_lengths_are_checked():
+    config = GenerationConfig(max_new_tokens=8)
+    with pytest.raises(ValueError, match="between 2 and 9"):
+        generate(None, 2, config, [3, 10])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="must give 2 lengths"):
+        generate(None, 2, config, [3])  # type: ignore[arg-type]

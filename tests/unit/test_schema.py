@@ -75,3 +75,52 @@ def test_runtime_caps_text_before_tokenizing():
 def test_mapping_without_text_is_rejected_by_the_runtime_too():
     with pytest.raises(TicketRejected, match="no text"):
         Ticket.from_mapping({"ticket_id": "T-1", "body": ""})
+
+
+@pytest.mark.parametrize(("raw", "field", "reason"), [
+    ({"ticket_id": "T-1", "body": "x", "priority": "asap"}, "priority",
+     "unknown priority 'asap'; use one of low, medium, high, critical"),
+    ({"ticket_id": "T-1", "body": "x", "created_at": "yesterday"}, "created_at",
+     "'yesterday' is not an ISO 8601 timestamp (e.g. 2009-02-13T23:31:30Z) nor epoch seconds"),
+    ({"ticket_id": "T-1", "body": "x", "metadata": [[[[[[[[[["deep"]]]]]]]]]]}, "metadata",
+     "is nested more than 8 levels deep"),
+])
+def test_reasons_read_as_written_without_pydantics_prefix(raw, field, reason):
+    with pytest.raises(TicketRejected) as caught:
+        validate_ticket(raw)
+    assert (caught.value.field, caught.value.reason) == (field, reason)
+
+
+def test_a_raw_control_character_is_named_once_with_its_place():
+    raw = b'{\n "ticket_id": "TKT-7",\n "subject": "Hi",\n "body": "two\nlines"\n}'
+    with pytest.raises(TicketRejected) as caught:
+        validate_ticket(raw)
+    reason = caught.value.reason
+    assert reason.startswith("is not valid JSON (a raw control character, U+000A, inside a string at line 4 column")
+    assert "at at" not in reason and "\\n" in reason
+    assert caught.value.ticket_id == "TKT-7"  # read off its first bytes
+
+
+def test_an_oversize_ticket_keeps_the_id_it_carried():
+    raw = json.dumps({"ticket_id": "TKT-42", "body": "x" * (MAX_TICKET_BYTES + 10)}).encode()
+    with pytest.raises(TicketRejected) as caught:
+        validate_ticket(raw)
+    assert caught.value.ticket_id == "TKT-42" and caught.value.field == "ticket"
+    assert f"the limit is {MAX_TICKET_BYTES:,}" in caught.value.reason
+    # Only a leading, well-formed id counts: one far past the first bytes, or a bad one, is not guessed at.
+    late = json.dumps({"body": "x" * (MAX_TICKET_BYTES + 10), "ticket_id": "TKT-43"}).encode()
+    bad = json.dumps({"ticket_id": "../etc", "body": "x" * (MAX_TICKET_BYTES + 10)}).encode()
+    for raw in (late, bad):
+        with pytest.raises(TicketRejected) as caught:
+            validate_ticket(raw)
+        assert caught.value.ticket_id is None
+
+
+def test_settings_errors_read_without_pydantics_prefix():
+    from worker.errors import SettingsError
+    from worker.settings import Settings
+
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"TICKET_ENRICH_VISIBILITY_TIMEOUT": "30", "TICKET_ENRICH_VISIBILITY_EXTEND_EVERY": "40"})
+    assert "Value error" not in str(caught.value)
+    assert "visibility_extend_every (40.0s) must be shorter than visibility_timeout (30s)" in str(caught.value)

@@ -23,8 +23,8 @@ def test_enriched_record_is_typed_for_dynamodb():
     assert item["ticket_id"] == {"S": "T-1"} and item["status"] == {"S": "enriched"}
     assert item["intent_confidence"] == {"N": str(Decimal("0.77"))}
     assert item["urgency_signals"] == {"L": [{"S": "refund"}]}
-    assert item["models"]["M"]["embedding"]["M"]["model"] == {"S": "all-MiniLM-L6-v2"}
-    assert item["models"]["M"]["embedding"]["M"]["stand_in"] == {"NULL": True}
+    assert item["models_ref"] == {"S": ENRICHMENT.models_ref} and len(ENRICHMENT.models_ref) == 12
+    assert "models" not in item  # the provenance block lives in the S3 document, named by models_ref
     assert "embedding" not in item  # the vector lives in the S3 document
     # The record and the document agree on every label and score.
     body = enriched_document(Ticket("T-1", "Charged twice"), ENRICHMENT, source="s3://raw/a.json",
@@ -48,6 +48,8 @@ def test_enriched_document_carries_ticket_and_enrichment():
     ticket = Ticket(ticket_id="T-1", subject="Refund", body="Charged twice", priority="high")
     document = enriched_document(ticket, ENRICHMENT, source="s3://raw/a.json", variant="avx2")
     assert document["ticket"]["body"] == "Charged twice" and len(document["enrichment"]["embedding"]) == 384
+    assert document["enrichment"]["models"] == ENRICHMENT.models  # the whole record of who produced what
+    assert document["enrichment"]["models_ref"] == ENRICHMENT.models_ref
 
 
 def test_retry_delay_backs_off_up_to_the_visibility_timeout():
