@@ -76,7 +76,7 @@ test-artifacts: venv
 accuracy: venv
 	$(BIN)/ticket-enrich accuracy --artifacts $(ARTIFACTS) $(if $(PROFILE),--profile $(PROFILE)) --out build/accuracy-$(or $(PROFILE),default).json
 
-# ruff everywhere; mypy --strict on runtime/, worker/ and ticket_schema/ (settings in pyproject.toml,
+# ruff everywhere; mypy --strict on runtime/, worker/, ticket_schema/ and export/ (settings in pyproject.toml,
 # cache in .mypy_cache: a few seconds cold, about one warm).
 lint: venv
 	$(BIN)/ruff check export runtime worker ticket_schema ticket_enrich tests benchmarks tools

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def describe_inputs(profile: str, models: dict[str, dict[str, Any]], tools: dict
     return {"profile": profile, "tools": dict(tools), "models": models}
 
 
-def model_inputs(entry, variants: dict[str, dict | None]) -> dict[str, Any]:
+def model_inputs(entry: Mapping[str, Any], variants: Mapping[str, dict[str, Any] | None]) -> dict[str, Any]:
     return {
         "name": entry["name"],
         "task": entry["task"],
@@ -129,7 +130,7 @@ def place_variant(
     role: str,
     variant: str,
     produced: dict[str, Path],
-    quantization: dict | None,
+    quantization: dict[str, Any] | None,
     earlier: dict[str, Variant],
 ) -> Variant:
     """Copy `produced` (name -> file) to <role>/<variant>/<name>.onnx (external weights,

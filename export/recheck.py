@@ -43,8 +43,9 @@ def source_folder(role: str, entry: Any, cache_dir: Path) -> Path:
     """The checkpoint folder `entry` (a manifest ModelEntry) was exported from, verified by its
     weights' sha256. Raises ExportError when it cannot be found or is another checkpoint."""
     from export.catalog import CATALOG
-    from export.checkpoints import check_folder, download, minilm_package_dir, weights_sha256
+    from export.checkpoints import check_folder, download, weights_sha256
     from export.errors import ExportError
+    from export.packages import minilm_package_dir
     from export.standins import ensure_stand_in
 
     spec, source = CATALOG[role], entry.source
@@ -84,7 +85,6 @@ def recheck(root: Path, cache_dir: Path, log: Callable[[str], None], roles: list
     cannot run at all; a failed gate is a VariantCheck with its `failure`."""
     from export.catalog import CATALOG
     from export.errors import ParityError
-    from export.parity import make_checker
     from runtime.manifest import load_manifest, verify_files
 
     manifest = load_manifest(root)
@@ -96,8 +96,8 @@ def recheck(root: Path, cache_dir: Path, log: Callable[[str], None], roles: list
         folder = source_folder(role, entry, cache_dir)
         stand_in = f" ({entry.source.stand_in} stand-in: random weights)" if entry.source.stand_in else ""
         log(f"{role}: reference from {entry.source.kind}:{entry.source.ref}{stand_in} at {folder}")
-        checker = make_checker(CATALOG[role], folder, root / entry.tokenizer.path,
-                               int(entry.settings.get("pad_token_id", 0)), entry.generation)
+        checker = CATALOG[role].arch.checker(folder, root / entry.tokenizer.path,
+                                             int(entry.settings.get("pad_token_id", 0)), entry.generation)
         for variant in variants_to_check(entry, variants):
             files = {name: root / file.path for name, file in entry.variants[variant].files.items()}
             recorded = entry.parity.get(variant, {})

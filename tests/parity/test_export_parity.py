@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from export.architectures.bart import Seq2SeqParity
+from export.architectures.encoder_classifier import ClassifierParity
+from export.architectures.encoder_embedding import EmbeddingParity
 from export.catalog import CATALOG
 from export.errors import ParityError
-from export.parity import ClassifierParity, EmbeddingParity, Seq2SeqParity
 from export.recheck import recheck, source_folder
 from runtime.manifest import VARIANTS, load_manifest, verify_files
 

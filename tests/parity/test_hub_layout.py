@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from export import metadata
+from export.architectures.bart import Seq2SeqParity
 from export.catalog import CATALOG
 from export.errors import ParityError
 from export.generate import reference_config, transformers_generate
-from export.parity import Seq2SeqParity
 from export.recheck import source_folder
 from runtime.generate import GenerationConfig
 from runtime.manifest import load_manifest
@@ -96,7 +95,7 @@ def test_generation_is_what_transformers_loads_on_our_own_stand_in_too(checkpoin
 
     folder = ensure_stand_in("summary", "tiny", checkpoints_dir)
     loaded = transformers.AutoModelForSeq2SeqLM.from_pretrained(folder).generation_config
-    generation = metadata.generation(CATALOG["summary"], folder, metadata.read_config(folder))
+    generation = CATALOG["summary"].arch.generation(folder)
     assert {key: generation[key] for key in RUNTIME_SETTINGS} == {key: getattr(loaded, key) for key in RUNTIME_SETTINGS}
 
 

@@ -35,7 +35,7 @@ def manifest(artifacts_dir):
 def minilm_reference():
     from sentence_transformers import SentenceTransformer
 
-    from export.checkpoints import minilm_package_dir
+    from export.packages import minilm_package_dir
 
     model = SentenceTransformer(str(minilm_package_dir()), device="cpu")
     return model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)

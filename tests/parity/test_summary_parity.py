@@ -1,7 +1,8 @@
 """The runtime's summaries against transformers `generate()` on the DistilBART the artifacts were
 exported from (TEST_ARTIFACTS; the tiny stand-in in `make test`).
 
-The runtime runs the exported encoder + merged decoder (onnxruntime, its own search loop);
+The runtime runs the exported encoder, cross_kv and decoder graphs (onnxruntime, its own search
+loop over the cached decoder: the cross-attention K/V once per batch, one decoder for every step);
 the reference runs the stand-in checkpoint the artifacts were exported from (PyTorch). In fp32
 the token sequences must be identical, greedy and beam, for a batch of tickets of different
 lengths. int8 cannot promise that (quantization moves the logits); its agreement is reported.

@@ -3,10 +3,18 @@ relies on (runtime/manifest.py is the contract they must fit, and the test artif
 from this catalog by `make test-artifacts`, are where the runtime reads them)."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
+import pytest
 
+from export.architectures import ARCHITECTURES, Architecture
+from export.architectures.bart import BartSeq2Seq
+from export.architectures.encoder_classifier import EncoderClassifier
+from export.architectures.encoder_embedding import EncoderEmbedding
+from export.bart_graphs import GRAPH_FILES
 from export.catalog import CATALOG, PROFILE_ROLES, STAND_IN_ROLES
+from export.errors import ExportError
 from export.quantize import PRESETS
 from runtime.embed import Embedder
 from runtime.manifest import PROFILES, VARIANTS, load_manifest
@@ -30,17 +38,27 @@ def test_file_names_per_architecture():
     # written by export/bart_graphs.py: cross-attention K/V once per batch, one decoder for every
     # step; the summarizer loads exactly these roles
     assert set(CATALOG["summary"].file_roles) == set(SUMMARY_FILES)
-    assert CATALOG["summary"].writer == "bart"
-    assert {CATALOG[role].writer for role in ("embedding", "sentiment")} == {"optimum"}
+    # the summary's architecture writes its graphs itself, exactly the files its entry lists;
+    # the other two are Optimum's export (the default converter)
+    assert type(CATALOG["summary"].arch).convert is not Architecture.convert
+    assert tuple(name for name, _ in CATALOG["summary"].files) == GRAPH_FILES
+    assert {type(CATALOG[role].arch).convert for role in ("embedding", "sentiment")} == {Architecture.convert}
 
 
-def test_tasks_and_parity_checkers():
+def test_tasks_and_architectures():
     assert {r: s.task for r, s in CATALOG.items()} == {
         "embedding": "feature-extraction",
         "sentiment": "text-classification",
         "summary": "text2text-generation-with-past",
     }
-    assert {s.parity for s in CATALOG.values()} == {"embedding", "classifier", "seq2seq"}
+    assert {r: type(s.arch) for r, s in CATALOG.items()} == {
+        "embedding": EncoderEmbedding, "sentiment": EncoderClassifier, "summary": BartSeq2Seq}
+    assert {s.architecture for s in CATALOG.values()} == set(ARCHITECTURES)  # each registered one is used
+
+
+def test_an_unregistered_architecture_is_refused_when_the_entry_is_built():
+    with pytest.raises(ExportError, match="no architecture 'gpt2-causal' is registered; known: encoder-embedding, "):
+        replace(CATALOG["summary"], architecture="gpt2-causal")
 
 
 def test_the_runtime_reads_the_catalog_settings_from_the_artifacts(artifacts_dir):

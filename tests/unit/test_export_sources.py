@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from export.catalog import CATALOG
-from export.checkpoints import SourceOptions, hub_reachable, minilm_package_dir, resolve, weights_sha256
+from export.checkpoints import SourceOptions, hub_reachable, resolve, weights_sha256
+from export.packages import minilm_package_dir
 from export.pipeline import ExportOptions, choose_sources
 from export.standins import BART_GENERATION, ensure_stand_in
 
