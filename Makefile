@@ -40,7 +40,7 @@ export HF_HUB_ETAG_TIMEOUT ?= 3
 export HF_HUB_DOWNLOAD_TIMEOUT ?= 10
 
 .PHONY: help venv export test-artifacts test lint accuracy run worker aws-up aws-down setup seed status reset show \
-        bench bench-export perf-chart perf-check chaos load clean
+        redrive bench bench-export perf-chart perf-check chaos load scale crashloop throughput capacity clean
 
 help:
 	@echo "make run     export the models, start the local AWS emulator, enrich the sample tickets, show them"
@@ -48,8 +48,10 @@ help:
 	@echo "make test    build the tiny test artifacts and run the test suite"
 	@echo "make export [STANDINS=full|tiny] [PROFILE=full|offline] [FORCE=1]   build artifacts/ (FORCE=1 replaces a different export)"
 	@echo "make accuracy [PROFILE=full|offline] [ARTIFACTS=dir]   score the labelled tickets"
-	@echo "make aws-up | setup | seed | worker | status | show ID=… | reset | aws-down   (reset deletes all data)"
+	@echo "make aws-up | setup | seed | worker | status | show ID=… | redrive | reset | aws-down   (reset deletes all data)"
 	@echo "make bench-export | bench | perf-chart | perf-check   the performance suite (docs/PERFORMANCE.md)"
+	@echo "make chaos | load | scale | crashloop   reliability runs (docs/RELIABILITY.md)"
+	@echo "make throughput | capacity   throughput against worker count, the capacity plan (docs/CAPACITY.md)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -108,6 +110,9 @@ status: venv
 reset: venv
 	$(BIN)/ticket-enrich aws reset
 
+redrive: venv
+	$(BIN)/ticket-enrich aws redrive
+
 # One ticket's record and document, readable: make show ID=TKT-250121 (or a rejected file's name)
 show: venv
 	@test -n "$(ID)" || { echo "usage: make show ID=<ticket id, or a rejected file's name>, e.g. make show ID=TKT-250121"; exit 2; }
@@ -162,6 +167,30 @@ chaos: venv test-artifacts
 
 load: venv test-artifacts
 	$(BIN)/python -m tools.load --artifacts $(TEST_ARTIFACTS) $(LOAD_FLAGS)
+
+# Scale-out (docs/RELIABILITY.md, "Many workers on one queue"): workers started and stopped by a
+# simulation of the KEDA ScaledObject, kills, an outage, a redrive; build/reliability/scale.json.
+# About 6-10 minutes on 2 cores. SCALE_FLAGS="--tickets 5000 --max-pods 6" and so on.
+scale: venv test-artifacts
+	$(BIN)/python -m tools.scale --artifacts $(TEST_ARTIFACTS) $(SCALE_FLAGS)
+
+# A crash-looping pod among healthy ones, with and without the crash-loop guards; ~10 minutes.
+crashloop: venv test-artifacts
+	$(BIN)/python -m tools.crashloop --artifacts $(TEST_ARTIFACTS) $(CRASHLOOP_FLAGS)
+
+# Throughput against worker count, full and offline profiles on full-size artifacts; the per-pod
+# figure behind queueLength (docs/CAPACITY.md). Exports build/full-artifacts first if missing.
+FULL_ARTIFACTS ?= build/full-artifacts
+throughput: venv
+	@test -f $(FULL_ARTIFACTS)/manifest.json || $(MAKE) --no-print-directory export STANDINS=full PROFILE=full \
+		ARTIFACTS=$(FULL_ARTIFACTS)
+	$(BIN)/python -m tools.throughput --artifacts $(FULL_ARTIFACTS) $(THROUGHPUT_FLAGS)
+
+# The capacity plan's figures and docs/capacity.png, from build/reliability/throughput.json (or
+# the figures quoted in docs/CAPACITY.md); matplotlib comes with the benchmarks extra.
+capacity: venv
+	$(BIN)/python -m pip install -q -e '.[export,dev,benchmarks]'
+	$(BIN)/python -m tools.capacity $(CAPACITY_FLAGS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache .mypy_cache

@@ -15,8 +15,8 @@ from runtime.fitting import (
     OUT_OF_DOMAIN,
     URGENCY_EXAMPLES,
     calibrate_heads,
+    cross_fit_taxonomy_head,
     fit_domain_model,
-    fit_taxonomy_head,
     fit_urgency_model,
     read_urgency_examples,
 )
@@ -33,7 +33,7 @@ HEADS = {
 
 
 # Bump when the fitting changes what it writes: the export then refits instead of calling old heads current.
-FITTING_VERSION = 3
+FITTING_VERSION = 4
 
 
 def data_fingerprint() -> str:
@@ -69,25 +69,26 @@ def build_heads(out_dir: Path, manifest_models: dict[str, ModelEntry]) -> dict[s
     heads_dir = out_dir / "heads"
     heads_dir.mkdir(parents=True, exist_ok=True)
     entries: dict[str, FileEntry] = {}
-    heads = {}
+    examples = read_urgency_examples()
+    fits = {}
     in_domain: list[str] = []
     for name, taxonomy_path in HEADS.items():
         taxonomy = load_taxonomy(taxonomy_path)
-        heads[name] = head = fit_taxonomy_head(embed, taxonomy)
+        fits[name] = fitted = cross_fit_taxonomy_head(embed, taxonomy, examples)
         if name == "intent_head":  # the sentiment examples hold short replies ("ok, noted") on purpose
             in_domain += taxonomy.training_set()[0]
-        print(f"  {name}: {len(taxonomy.labels)} labels, {head.fit_report}", flush=True)
-    urgency = fit_urgency_model(embed, load_rules(DATA_DIR / "urgency.json"), heads["intent_head"],
-                                heads["sentiment_head"])
+        print(f"  {name}: {len(taxonomy.labels)} labels, {len(fitted.rows)} example tickets, "
+              f"{fitted.fit.head.fit_report}", flush=True)
+    urgency = fit_urgency_model(embed, load_rules(DATA_DIR / "urgency.json"), fits["intent_head"].fit.head,
+                                fits["sentiment_head"].fit.head)
     entries["urgency_model"] = _write(out_dir, heads_dir / "urgency.json", urgency.to_json())
     print(f"  urgency_model: {urgency.fit_report}", flush=True)
     vocabulary = embedder.vocabulary()
     domain = fit_domain_model(embed, vocabulary, in_domain)
     entries["domain_model"] = _write(out_dir, heads_dir / "domain.json", domain.to_json())
     print(f"  domain_model: {domain.fit_report}", flush=True)
-    # the urgency examples were fitted on by neither head nor the domain model: they calibrate both heads
-    calibrated = calibrate_heads(embed, vocabulary, domain, heads["intent_head"], heads["sentiment_head"],
-                                 read_urgency_examples())
+    # the example tickets calibrate both heads, each ticket read by a fold head that did not see it
+    calibrated = calibrate_heads(embed, vocabulary, domain, fits["intent_head"], fits["sentiment_head"], examples)
     for name, head in zip(HEADS, calibrated, strict=True):
         entries[name] = _write(out_dir, heads_dir / f"{name.removesuffix('_head')}.json", head.to_json())
         print(f"  {name}: pipeline temperature {head.pipeline_temperature:.3f} "

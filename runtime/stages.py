@@ -6,7 +6,7 @@ entry in the `models` block. A profile (runtime/profiles.py) is the list of its 
     sentences   every ticket's sentences, embedded                              (offline)
     domain      how much each text looks like an English support ticket         (both)
     sentiment   SST-2's polarity + the MiniLM head's NEUTRAL decision (full) | the MiniLM head
-                on the whole ticket and its sentences (offline)
+                on the newest message and its sentences (offline)
     intent      the intent head
     urgency     the urgency model on signals, stated priority, sentiment, intent and embedding
     summary     DistilBART (full) | the most central sentences (offline)
@@ -162,7 +162,7 @@ class PolarSentiment:
 
 
 class HeadSentiment:
-    """The offline profile's: the MiniLM head on the whole ticket and its sentences
+    """The offline profile's: the MiniLM head on the newest message and its sentences
     (runtime.confidence.pooled_sentiment), calibrated and pulled towards uniform out of domain."""
 
     name = "sentiment"

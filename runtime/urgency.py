@@ -22,9 +22,18 @@ class Signal:
     name: str
     patterns: tuple[re.Pattern[str], ...]
     unless: tuple[re.Pattern[str], ...] = ()  # it does not fire when any of these match
+    # a match inside a match of one of these does not count ("on Monday" in "was due on Monday"),
+    # while another match in the same ticket still does ("the wedding is on Saturday")
+    not_within: tuple[re.Pattern[str], ...] = ()
 
     def fires(self, text: str) -> bool:
-        return any(p.search(text) for p in self.patterns) and not any(p.search(text) for p in self.unless)
+        if any(p.search(text) for p in self.unless):
+            return False
+        if not self.not_within:
+            return any(p.search(text) for p in self.patterns)
+        spans = [m.span() for p in self.not_within for m in p.finditer(text)]
+        return any(not any(start <= m.start() and m.end() <= end for start, end in spans)
+                   for p in self.patterns for m in p.finditer(text))
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,7 @@ def load_rules(path: str | Path) -> UrgencyRules:
                 name=item["name"],
                 patterns=tuple(re.compile(p) for p in item["patterns"]),
                 unless=tuple(re.compile(p) for p in item.get("unless", ())),
+                not_within=tuple(re.compile(p) for p in item.get("not_within", ())),
             )
             for item in raw["signals"]
         )

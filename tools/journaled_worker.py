@@ -3,7 +3,7 @@ line per completed call of interest, appended with a single write (a SIGKILL can
 The hooks are botocore events on the session the worker's clients are built from; the worker
 code is unchanged.
 
-    python -m tools.journaled_worker --journal calls.jsonl -- [worker flags]
+    python -m tools.journaled_worker --journal calls.jsonl [--outage-flag FILE] [--die-on TEXT] -- [worker flags]
 
 Lines: {"pid", "t", "op", "key", "ok", "code"} for s3.PutObject (key: the object key) and
 dynamodb.PutItem (key: the record's ticket_id); {"pid", "t", "op", "n"} for
@@ -82,6 +82,39 @@ def journal_enrich_calls(journal: Journal) -> None:
     Enricher.enrich = journaled
 
 
+def fail_while(flag: Path, journal: Journal, events: Any, operation: str = "dynamodb.PutItem") -> None:
+    """An outage the driver switches on and off: while `flag` exists, every `operation` of this
+    worker fails (503 ServiceUnavailable, as after the client's retries), and is journaled."""
+    from botocore.exceptions import ClientError
+
+    def hook(**_kwargs: Any) -> None:
+        if flag.exists():
+            journal.write(op="outage", target=operation)
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected outage"},
+                               "ResponseMetadata": {"HTTPStatusCode": 503}}, operation.split(".", 1)[1])
+
+    events.register(f"before-call.{operation}", hook)
+
+
+def die_on(marker: str, journal: Journal) -> None:
+    """A ticket that kills its worker (as an out-of-memory kill would): an enrich call given a
+    ticket whose subject contains `marker` SIGKILLs this process, after journaling it."""
+    import signal
+
+    from runtime.enricher import Enricher
+
+    enrich = Enricher.enrich
+
+    def deadly(self: Enricher, items: Any) -> Any:
+        items = list(items)
+        if any(marker in getattr(t, "subject", "") for t in items):
+            journal.write(op="killed-by-ticket", n=len(items), keys=[getattr(t, "ticket_id", None) for t in items])
+            os.kill(os.getpid(), signal.SIGKILL)
+        return enrich(self, items)
+
+    Enricher.enrich = deadly
+
+
 def read_journal(path: Path) -> list[dict[str, Any]]:
     lines = []
     if path.exists():
@@ -96,11 +129,17 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--journal", required=True, type=Path)
+    parser.add_argument("--outage-flag", type=Path, help="DynamoDB writes fail while this file exists")
+    parser.add_argument("--die-on", help="SIGKILL this process when asked to enrich a ticket whose subject has this")
     own, rest = parser.parse_known_args()
     session = boto3.Session()
     journal = Journal(own.journal)
     journal.register(session.events)
+    if own.outage_flag:
+        fail_while(own.outage_flag, journal, session.events)
     journal_enrich_calls(journal)
+    if own.die_on:
+        die_on(own.die_on, journal)
     worker_parser = argparse.ArgumentParser()
     cli.add_arguments(worker_parser)
     return cli.run(worker_parser.parse_args([a for a in rest if a != "--"]), session=session)

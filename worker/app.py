@@ -41,11 +41,20 @@ def max_batch_seconds(settings: Settings) -> float:
     return max(300.0, 3.0 * settings.visibility_timeout)
 
 
+def port_taken_message(port: int, exc: OSError) -> str:
+    """What to do when the probes' port cannot be bound: on a host running several workers each
+    needs its own port (a pod has the port to itself)."""
+    return (f"cannot listen on port {port} for /healthz, /readyz and /metrics ({exc.strerror or exc}): "
+            "another worker (or program) on this host has it. Give each worker its own port with "
+            "TICKET_ENRICH_HTTP_PORT=<free port> (or --http-port), or TICKET_ENRICH_HTTP_PORT=0 to serve no probes")
+
+
 def poll_settings(settings: Settings, until_empty: bool = False, **overrides: Any) -> PollSettings:
     values: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout,
                               "extend_every": settings.extend_every, "until_empty": until_empty,
                               "max_batch_seconds": max_batch_seconds(settings),
-                              "gather_messages": settings.gather_messages, "gather_seconds": settings.gather_seconds}
+                              "gather_messages": settings.gather_messages, "gather_seconds": settings.gather_seconds,
+                              "first_batch": settings.first_batch, "isolate_after": settings.isolate_after}
     return PollSettings(**{**values, **overrides})
 
 
@@ -79,8 +88,7 @@ def serve(settings: Settings, *, until_empty: bool = False, report: bool = False
     try:
         server = HealthServer(settings.http_port, health, metrics.render).start() if settings.http_port else None
     except OSError as exc:
-        log.error("cannot serve the probes", extra={"fields": {
-            "error": f"port {settings.http_port}: {exc}; set TICKET_ENRICH_HTTP_PORT to a free port, or 0 for none"}})
+        log.error("cannot serve the probes", extra={"fields": {"error": port_taken_message(settings.http_port, exc)}})
         return 2
     try:
         try:

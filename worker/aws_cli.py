@@ -1,5 +1,5 @@
-"""`ticket-enrich aws setup | seed DIR | status | reset | fetch-artifacts | show ID`: the AWS side of
-the pipeline, against whatever endpoint the standard environment names (unset: real AWS)."""
+"""`ticket-enrich aws setup | seed DIR | status | redrive | reset | fetch-artifacts | show ID`: the AWS
+side of the pipeline, against whatever endpoint the standard environment names (unset: real AWS)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     seed = actions.add_parser("seed", help="upload the *.json files of a folder to the raw bucket")
     seed.add_argument("directory", type=Path)
     seed.add_argument("--prefix", default="", help="key prefix, e.g. incoming/")
-    status = actions.add_parser("status", help="queue depths (visible, in flight, DLQ) and record counts")
+    status = actions.add_parser("status", help="queue depths (visible, in flight, DLQ), running DLQ redrives, "
+                                               "record and object counts")
     status.add_argument("--json", action="store_true", help="print JSON")
+    redrive = actions.add_parser(
+        "redrive", help="move the dead-letter queue's messages back to the queue, to be processed again",
+        description="Move every message in the dead-letter queue back to the ticket queue, where the "
+                    "workers process it again as a new message (received 0 times). Uses SQS's "
+                    "StartMessageMoveTask where the endpoint supports it (AWS does) and waits for it to "
+                    "finish; otherwise receives each message, sends it to the queue with its body and "
+                    "attributes, and deletes it from the dead-letter queue once sent. Look at why the "
+                    "messages failed first (the workers' 'ticket failed' log lines): a message that "
+                    "fails again returns to the dead-letter queue after 5 more receives.")
+    redrive.add_argument("--rate", type=int, help="move task only: messages per second (SQS's default: as fast as it can)")
+    redrive.add_argument("--no-wait", dest="wait", action="store_false",
+                         help="move task only: start it and return; `ticket-enrich aws status` shows its progress")
     actions.add_parser("reset", help="DELETE every ticket, record and message: empty the queues, buckets and table")
     fetch = actions.add_parser("fetch-artifacts", help="download an artifacts folder from S3 and verify it")
     fetch.add_argument("--from", dest="source", required=True, help="s3://bucket/prefix")
@@ -42,8 +55,8 @@ DESCRIPTIONS = {
              "queue's settings brought in line).",
     "seed": "Upload every *.json file under DIRECTORY, byte for byte (malformed ones too), to the raw bucket; "
             "each upload sends the worker a message.",
-    "status": "Show the queue depths (visible, in flight, delayed; queue and DLQ), the DynamoDB records per "
-              "status and the objects per bucket.",
+    "status": "Show the queue depths (visible, in flight, delayed; queue and DLQ), running dead-letter redrives "
+              "(move tasks), the DynamoDB records per status and the objects per bucket.",
     "reset": "DELETE all data: purge both queues, delete every object in both buckets and every record in the "
              "table. The resources themselves stay. Cannot be undone.",
     "fetch-artifacts": "Download an artifacts folder from S3 (s3://bucket/prefix) and verify every file against "
@@ -69,14 +82,20 @@ def _print_status(state: dict[str, Any], out: TextIO) -> None:
     print(f"table  records {sum(records.values())} ({detail})", file=out)
     for bucket, count in state["objects"].items():
         print(f"bucket {bucket:<34} {count} objects", file=out)
+    tasks = state["move_tasks"]
+    if tasks is None:
+        print("redrive no move tasks on this endpoint (`ticket-enrich aws redrive` moves messages itself)", file=out)
+    for task in tasks or []:
+        print(f"redrive move task {task.get('Status', '?').lower()}: {task.get('ApproximateNumberOfMessagesMoved', 0)} of "
+              f"about {task.get('ApproximateNumberOfMessagesToMove', '?')} moved", file=out)
 
 
 def run(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from runtime.errors import RuntimeArtifactError
-    from worker import resources
-    from worker.aws import clients_from_environment, describe_failure
+    from worker import redrive, resources
+    from worker.aws import AwsClients, clients_from_environment, describe_failure, retry_config
     from worker.errors import AwsError, SettingsError, WorkerError
     from worker.settings import Settings
 
@@ -86,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     except (SettingsError, AwsError) as exc:
         print(f"ticket-enrich aws: {exc}", file=sys.stderr)
         return 2
+    # For calls an endpoint may not have (message move tasks): one retry, so "unsupported" is quick.
+    probe = AwsClients.from_session(config=retry_config(2)).sqs
     try:
         if args.action == "setup":
             for line in resources.setup(clients, settings):
@@ -94,8 +115,16 @@ def run(args: argparse.Namespace) -> int:
             keys = resources.seed(clients, settings, args.directory, args.prefix)
             print(f"uploaded {len(keys)} files from {args.directory} to s3://{settings.raw_bucket}/{args.prefix}")
         elif args.action == "status":
-            state = resources.status(clients, settings)
-            print(json.dumps(state, indent=2)) if args.json else _print_status(state, sys.stdout)
+            state = {**resources.status(clients, settings),
+                     "move_tasks": redrive.running_move_tasks(clients, probe, settings)}
+            print(json.dumps(state, indent=2, default=str)) if args.json else _print_status(state, sys.stdout)
+        elif args.action == "redrive":
+            result = redrive.redrive(clients, probe, settings, rate=args.rate, wait=args.wait)
+            for note in result.notes:
+                print(note)
+            print(result.describe(settings.dlq_name, settings.queue_name))
+            if result.not_sent or result.status in ("FAILED", "CANCELLED"):
+                return 1
         elif args.action == "reset":
             for line in resources.reset(clients, settings):
                 print(line)

@@ -63,6 +63,8 @@ class Work:
     enrichment: Enrichment | None = None  # enrich
     enrich_ms: float = 0.0
     rejection: TicketRejected | None = None  # fetch (object gone), validate or enrich
+    document_written: bool | None = None  # write: False if an earlier delivery's document was there
+    record_conflict: bool = False  # write: the conditional put found a record written meanwhile
     result: ItemResult | None = None  # set once, by the step that settles the ticket
 
     @property
@@ -83,6 +85,8 @@ class BatchResult:
     items: list[ItemResult]
     stage_seconds: dict[str, float] = field(default_factory=dict)
     enrich_calls: int = 0
+    # Writes that met an earlier delivery's: "document" (left as it was), "record" (the conditional put lost)
+    conflicts: dict[str, int] = field(default_factory=dict)
 
     def message_failed(self, message_id: str) -> bool:
         return any(r.outcome == "failed" and r.item.message_id == message_id for r in self.items)
@@ -137,6 +141,8 @@ class BatchProcessor:
         if unsettled:
             raise AssertionError(f"a batch step left tickets unsettled: {unsettled}")
         result.items = [w.result for w in work if w.result is not None]
+        result.conflicts = {"document": sum(1 for w in work if w.document_written is False),
+                            "record": sum(1 for w in work if w.record_conflict)}
         return result
 
     def _fetch(self, work: list[Work]) -> None:
@@ -246,10 +252,14 @@ class BatchProcessor:
     def _write_enriched(self, w: Work, enrichment: Enrichment) -> None:
         assert w.ticket is not None
         variant = self.engine.variant
+        bucket, key = self.destinations.enriched_bucket, enriched_object_key(enrichment.ticket_id)
         try:
-            uri = self.objects.put_json(self.destinations.enriched_bucket, enriched_object_key(enrichment.ticket_id),
-                                        enriched_document(w.ticket, enrichment, source=w.item.source, variant=variant))
-            record = EnrichedRecord.from_enrichment(enrichment, source=w.item.source, enriched_object=uri,
+            # Write-once, both of them: a document an earlier delivery wrote (one killed before
+            # its record, or racing this one) is left as it is, and the record's conditional put
+            # decides which delivery is recorded. Neither is ever overwritten.
+            w.document_written = self.objects.put_json_once(
+                bucket, key, enriched_document(w.ticket, enrichment, source=w.item.source, variant=variant))
+            record = EnrichedRecord.from_enrichment(enrichment, source=w.item.source, enriched_object=f"s3://{bucket}/{key}",
                                                     variant=variant, enrich_ms=w.enrich_ms,
                                                     receive_count=w.receive_count)
             written = self.records.put_new(record.to_item())
@@ -259,7 +269,8 @@ class BatchProcessor:
         if written:
             w.settle("enriched", row=record.model_dump(mode="json"))
         else:
-            w.settle("duplicate", "already recorded")
+            w.record_conflict = True
+            w.settle("duplicate", "recorded by another delivery meanwhile (the conditional put decided)")
 
     def _write_rejection(self, w: Work, exc: TicketRejected) -> None:
         item = w.item

@@ -1,11 +1,12 @@
-"""The poll loop: receive up to 10 messages (20-second long poll), gather up to 30 while the queue
-has more at once (short polls, within 2 s), process them as one batch,
-delete what settled, leave the rest for redelivery. SIGTERM stops polling, lets the batch in
+"""The poll loop: receive up to 10 messages (20-second long poll; a fresh process starts at 1 and
+doubles), then gather up to 30 while the queue has more at once (short polls, within 2 s), process
+them as one batch, delete what settled, leave the rest for redelivery. SIGTERM stops polling, lets the batch in
 hand finish, and the loop returns; `until_empty` returns once the queue has nothing left."""
 
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -19,7 +20,8 @@ from worker.batch import OUTCOMES, BatchProcessor, BatchResult
 from worker.health import Health
 from worker.messages import parse_message
 from worker.metrics import WorkerMetrics
-from worker.sqs import Queue, VisibilityKeeper, sent_at
+from worker.settings import DEFAULT_FIRST_BATCH, DEFAULT_ISOLATE_AFTER
+from worker.sqs import Queue, VisibilityKeeper, receive_count, sent_at
 
 log = logging.getLogger("worker.loop")
 
@@ -41,6 +43,12 @@ class PollSettings:
     # (docs/PERFORMANCE.md). A queue with nothing waiting ends it at once: no latency is added.
     gather_messages: int = 30
     gather_seconds: float = 2.0
+    # Crash-loop guards (docs/RELIABILITY.md, "A crash-looping pod"): a fresh process asks for
+    # `first_batch` messages, doubling after each batch it finishes up to max_messages; a message
+    # received `isolate_after` times or more (0: never) is processed alone, after the rest of its batch.
+    first_batch: int = DEFAULT_FIRST_BATCH
+    isolate_after: int = DEFAULT_ISOLATE_AFTER
+    dead_letter_every_s: float = 60.0  # how often the dead-letter gauge is refreshed; 0: never
 
 
 @dataclass
@@ -88,6 +96,37 @@ class RunStats:
         return {"aws_io": io, "inference": inference, "other": max(self.busy_seconds - io - inference, 0.0)}
 
 
+class DeadLetterWatch:
+    """Keeps the dead-letter gauge current: the DLQ's depth, read every `every_s` seconds. The DLQ
+    is found through the queue's redrive policy; if it cannot be read, the gauge stays NaN (unknown)
+    and the worker carries on."""
+
+    def __init__(self, queue: Queue, metrics: WorkerMetrics, every_s: float):
+        self.queue, self.metrics, self.every_s = queue, metrics, every_s
+        self.url: str | None = None
+        self.next_at = 0.0
+        metrics.dead_letters.set(math.nan)
+
+    def refresh(self) -> None:
+        if not self.every_s or time.monotonic() < self.next_at:
+            return
+        self.next_at = time.monotonic() + self.every_s
+        try:
+            self.url = self.url or self.queue.dead_letter_url()
+            if self.url is None:
+                self.every_s = 0  # no redrive policy: nothing to watch
+                log.warning("the queue has no dead-letter queue (redrive policy); run `ticket-enrich aws setup`")
+                return
+            depth = self.queue.depth(self.url)
+        except (ClientError, BotoCoreError, ValueError) as exc:
+            self.metrics.aws_errors.labels(operation="GetQueueAttributes", code=error_code(exc)).inc()
+            log.warning("dead-letter queue depth unavailable",
+                        extra={"fields": {"error": describe_failure("GetQueueAttributes (dead-letter queue)", exc)}})
+            self.metrics.dead_letters.set(math.nan)
+            return
+        self.metrics.dead_letters.set(depth["visible"] + depth["in_flight"])
+
+
 class PollInterrupted(BaseException):
     """Raised by the SIGTERM handler only while the loop waits in a long poll, to end the wait."""
 
@@ -114,12 +153,15 @@ class Worker:
         self.metrics.ready.set(1)
         wait = self.poll.empty_wait_seconds if self.poll.until_empty else self.poll.wait_seconds
         failures = 0
+        size = max(1, min(self.poll.first_batch, self.poll.max_messages))
+        dead_letters = DeadLetterWatch(self.queue, self.metrics, self.poll.dead_letter_every_s)
         while not self.stop_event.is_set():
             self.health.beat()
+            dead_letters.refresh()
             started = self.clock()
             try:
                 self.polling = True
-                messages = self.queue.receive(self.poll.max_messages, wait, self.poll.visibility_timeout)
+                messages = self.queue.receive(size, wait, self.poll.visibility_timeout)
             except PollInterrupted:
                 break
             except (ClientError, BotoCoreError) as exc:
@@ -132,12 +174,13 @@ class Worker:
             finally:
                 self.polling = False
             failures = 0
-            if messages:
+            if messages and size >= self.poll.max_messages:  # gather once the slow start is over
                 messages = self._gather(messages, started)
             receive_s = self.clock() - started
             if messages:
                 self.metrics.stage_seconds.labels(stage="receive").observe(receive_s)
                 self._handle(messages, receive_s)
+                size = min(size * 2, self.poll.max_messages)  # this process survived a batch: take more
             elif self.poll.until_empty and self._drained():
                 log.info("queue is empty; stopping (--until-empty)")
                 break
@@ -169,21 +212,44 @@ class Worker:
             return False
         return not any(depth.values())
 
+    def _groups(self, messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """The batch as it is processed: the messages received fewer than `isolate_after` times
+        together, then each one received more often alone (fewest receives first), so a ticket
+        that keeps killing its worker cannot take the rest of its batch down with it again. Among
+        equal counts the order is the receipt handles' (new on every delivery, so a different order
+        each time: a good message queued behind the culprit once is not queued behind it again)."""
+        if not self.poll.isolate_after:
+            return [messages]
+        suspects = sorted((m for m in messages if receive_count(m) >= self.poll.isolate_after),
+                          key=lambda m: (receive_count(m), str(m.get("ReceiptHandle", ""))))
+        regular = [m for m in messages if receive_count(m) < self.poll.isolate_after]
+        if suspects:
+            log.info("processing messages received many times one at a time, after the others", extra={"fields": {
+                "isolated": len(suspects), "receive_counts": [receive_count(m) for m in suspects],
+                "others": len(regular)}})
+        return ([regular] if regular else []) + [[m] for m in suspects]
+
     def _handle(self, messages: list[dict[str, Any]], receive_s: float) -> None:
-        started = self.clock()
         now = time.time()
         self.metrics.batches.inc()
         self.metrics.batch_size.observe(len(messages))
         for message in messages:
             if (sent := sent_at(message)) is not None:
                 self.metrics.message_age.observe(max(now - sent, 0.0))
+        with VisibilityKeeper(self.queue, messages, self.poll.visibility_timeout or 0,
+                              self.poll.extend_every if self.poll.visibility_timeout else 0,
+                              give_up_after=self.poll.max_batch_seconds) as keeper:
+            for number, group in enumerate(self._groups(messages)):
+                self._settle(group, receive_s if number == 0 else 0.0)
+                keeper.release(group)
+
+    def _settle(self, messages: list[dict[str, Any]], receive_s: float) -> None:
+        """Process one group of received messages, delete what settled, leave the rest for redelivery."""
+        started = self.clock()
         parsed = [parse_message(m) for m in messages]
         work = [p for p in parsed if p.items]
         try:
-            with VisibilityKeeper(self.queue, messages, self.poll.visibility_timeout or 0,
-                                  self.poll.extend_every if self.poll.visibility_timeout else 0,
-                                  give_up_after=self.poll.max_batch_seconds):
-                result = self.processor.process(work)
+            result = self.processor.process(work)
         except Exception:  # a bug, not a ticket: nothing is deleted, everything comes back
             log.exception("batch failed unexpectedly; its messages will be redelivered",
                           extra={"fields": {"messages": len(messages)}})
@@ -205,6 +271,8 @@ class Worker:
         for name, seconds in [*result.stage_seconds.items(), ("delete", delete_s)]:
             self.metrics.stage_seconds.labels(stage=name).observe(seconds)
         self.metrics.batch_seconds.observe(finished - started + receive_s)
+        for target, count in result.conflicts.items():
+            self.metrics.write_conflicts.labels(target=target).inc(count)
         for item in result.items:
             self.metrics.tickets.labels(outcome=item.outcome).inc()
             if item.outcome == "failed":
@@ -219,6 +287,7 @@ class Worker:
         log.info("batch done", extra={"fields": {
             "messages": len(parsed), "skipped": skipped,
             **{o: result.count(o) for o in OUTCOMES},
+            **({"write_conflicts": result.conflicts} if any(result.conflicts.values()) else {}),
             "undeleted": undeleted, "enrich_calls": result.enrich_calls,
             "ms": {k: round(v * 1000, 1) for k, v in {**result.stage_seconds, "receive": receive_s,
                                                      "delete": delete_s}.items()},

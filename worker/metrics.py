@@ -69,6 +69,18 @@ class WorkerMetrics:
             "ticket_enrich_visibility_extensions_total", "Messages whose visibility timeout was extended.",
             registry=registry,
         )
+        self.write_conflicts = Counter(
+            "ticket_enrich_write_conflicts_total",
+            "Writes that met an earlier delivery of the same ticket: target=document (the S3 document was "
+            "there and was left), target=record (the conditional put found the record: counted as a duplicate).",
+            ["target"], registry=registry,
+        )
+        self.dead_letters = Gauge(
+            "ticket_enrich_dead_letter_messages",
+            "Messages waiting in the dead-letter queue (visible + in flight), read every minute; "
+            "anything above 0 needs a look and then `ticket-enrich aws redrive`.",
+            registry=registry,
+        )
         self.ready = Gauge("ticket_enrich_ready", "1 once the models are loaded and the worker polls.",
                            registry=registry)
         # Exposed as the gauge ticket_enrich_info{variant, profile} 1.

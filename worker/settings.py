@@ -30,12 +30,19 @@ ENV_NAMES = {
     "log_level": "TICKET_ENRICH_LOG_LEVEL",
     "gather_messages": "TICKET_ENRICH_GATHER_MESSAGES",
     "gather_seconds": "TICKET_ENRICH_GATHER_SECONDS",
+    "first_batch": "TICKET_ENRICH_FIRST_BATCH",
+    "isolate_after": "TICKET_ENRICH_ISOLATE_AFTER",
 }
 
 # The longest batch is 30 long tickets gathered from three receives through all three models (the
 # summary's decoder loop dominates): tens of seconds on two cores. Two minutes covers it with room, and a batch that
 # runs longer still keeps its messages because the worker extends their visibility.
 DEFAULT_VISIBILITY_TIMEOUT = 120
+
+
+# Measured in docs/RELIABILITY.md ("A crash-looping pod"), with tools/crashloop.py.
+DEFAULT_FIRST_BATCH = 1
+DEFAULT_ISOLATE_AFTER = 3
 
 
 class Settings(BaseModel):
@@ -55,6 +62,11 @@ class Settings(BaseModel):
     # PollSettings.gather_*): up to this many messages, within this many seconds of the first.
     gather_messages: int = Field(default=30, ge=1, le=200)
     gather_seconds: float = Field(default=2.0, ge=0, le=20)
+    # Crash-loop guards (docs/RELIABILITY.md, "A crash-looping pod"): the first batch a fresh process
+    # asks for (doubling after each batch it finishes, up to 10), and the receive count from which a
+    # message is processed alone (0: never). 10 and 0 give the behaviour without guards.
+    first_batch: int = Field(default=DEFAULT_FIRST_BATCH, ge=1, le=10)
+    isolate_after: int = Field(default=DEFAULT_ISOLATE_AFTER, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -71,6 +83,8 @@ class Settings(BaseModel):
                 f"visibility_extend_every ({every}s) must be shorter than visibility_timeout "
                 f"({self.visibility_timeout}s), or messages become visible before they are extended"
             )
+        if self.isolate_after == 1:
+            raise ValueError("isolate_after 1 would process every message alone: use 0 (never) or 2 and up")
         return self
 
     @property

@@ -3,6 +3,7 @@ redelivery with a backoff, and keep a long batch's messages invisible while it r
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -97,9 +98,18 @@ class Queue:
             [(m, retry_delay(receive_count(m), visibility_timeout)) for m in messages], "ChangeMessageVisibility"
         )
 
-    def depth(self) -> dict[str, int]:
+    def dead_letter_url(self) -> str | None:
+        """The URL of the queue's dead-letter queue, from its redrive policy (None: it has none).
+        SQS requires the DLQ in the same account and region, so it sits beside this queue's URL."""
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["RedrivePolicy"])["Attributes"]
+        policy = json.loads(attributes.get("RedrivePolicy") or "{}")
+        target = policy.get("deadLetterTargetArn")
+        return f"{self.url.rsplit('/', 1)[0]}/{target.rsplit(':', 1)[-1]}" if target else None
+
+    def depth(self, url: str | None = None) -> dict[str, int]:
+        """Visible, in flight and delayed messages of this queue (or of the queue at `url`)."""
         attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.url,
+            QueueUrl=url or self.url,
             AttributeNames=[
                 "ApproximateNumberOfMessages",
                 "ApproximateNumberOfMessagesNotVisible",
@@ -127,8 +137,15 @@ class VisibilityKeeper:
         self.every = every
         self.give_up_after = give_up_after
         self._done = threading.Event()
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.extensions = 0
+
+    def release(self, settled: list[dict[str, Any]]) -> None:
+        """Stop extending these messages (deleted, or left for redelivery with their backoff)."""
+        gone = {id(m) for m in settled}
+        with self._lock:
+            self.messages = [m for m in self.messages if id(m) not in gone]
 
     def _run(self) -> None:
         began = time.monotonic()
@@ -138,7 +155,11 @@ class VisibilityKeeper:
                 log.error("batch still running; no longer extending its visibility",
                           extra={"fields": {"running_s": round(started - began), "messages": len(self.messages)}})
                 return
-            extended = self.queue.set_visibility([(m, self.timeout) for m in self.messages], "ExtendVisibility")
+            with self._lock:
+                holding = list(self.messages)
+            if not holding:
+                continue
+            extended = self.queue.set_visibility([(m, self.timeout) for m in holding], "ExtendVisibility")
             self.extensions += 1
             self.queue.metrics.visibility_extensions.inc(extended)
             log.info(

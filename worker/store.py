@@ -15,6 +15,9 @@ from worker.aws import describe_failure, error_code
 from worker.errors import ObjectMissing, StoreError
 
 MISSING_OBJECT_CODES = {"NoSuchKey", "404", "NotFound"}
+# A conditional write (If-None-Match) that met an existing object. (A 409 ConditionalRequestConflict,
+# another conditional write of the key in progress, is a failure like any other: retried later.)
+PRECONDITION_FAILED_CODES = {"PreconditionFailed", "412"}
 
 
 def _fail(action: str, exc: Exception) -> StoreError:
@@ -36,9 +39,20 @@ class Objects:
         except (ClientError, BotoCoreError) as exc:
             raise _fail(f"s3 GetObject s3://{bucket}/{key}", exc) from exc
 
-    def put_json(self, bucket: str, key: str, document: dict[str, Any]) -> str:
+    def put_json_once(self, bucket: str, key: str, document: dict[str, Any]) -> bool:
+        """Write a JSON document unless the key exists (S3's conditional write, `If-None-Match: *`).
+        True: written; False: an earlier delivery of the same ticket wrote it, and it is left as
+        it is. A retry of a write that took effect but lost its reply also lands here."""
         body = json.dumps(document, ensure_ascii=False).encode("utf-8")
-        return self.put_bytes(bucket, key, body, "application/json")
+        try:
+            self.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", IfNoneMatch="*")
+        except ClientError as exc:
+            if error_code(exc) in PRECONDITION_FAILED_CODES:
+                return False
+            raise _fail(f"s3 PutObject s3://{bucket}/{key}", exc) from exc
+        except BotoCoreError as exc:
+            raise _fail(f"s3 PutObject s3://{bucket}/{key}", exc) from exc
+        return True
 
     def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> str:
         try:

@@ -59,6 +59,17 @@ def test_messages_waiting_at_once_are_gathered_into_one_batch(clients, stack, en
             assert stats.batches >= 3
 
 
+def test_a_fresh_process_gathers_only_after_its_slow_start(clients, stack, enricher):
+    """The crash-loop guard comes first: a fresh process takes 1, 2, 4, 8, then 10 messages and
+    gathers only then, so a pod that dies on its first batch holds one message, not 30."""
+    url = queue_url(clients, stack.queue_name)
+    for i in range(25):
+        clients.sqs.send_message(QueueUrl=url, MessageBody=ticket(f"S-{i}").decode())
+    stats, _ = run_worker(stack, enricher, clients, first_batch=1, gather_messages=30)
+    assert stats.outcomes["enriched"] == 25
+    assert stats.batches >= 5  # 1 + 2 + 4 + 8 + the gathered rest
+
+
 def test_duplicate_delivery_leaves_one_record(clients, stack, enricher):
     upload(clients, stack, "dup.json", ticket("T-DUP"))
     url = queue_url(clients, stack.queue_name)

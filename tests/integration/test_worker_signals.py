@@ -42,7 +42,8 @@ def test_sigkill_mid_batch_loses_nothing(clients, make_stack, enricher, aws_env,
     for i in range(9):
         upload(clients, stack, f"kill/{i}.json", ticket(f"K-{i}"))
     marker, log = tmp_path / "calls.txt", tmp_path / "worker.log"
-    process = start_hooked_worker(worker_env(aws_env, stack, artifacts_dir), marker, "dynamodb.PutItem=0.4", log)
+    env = worker_env(aws_env, stack, artifacts_dir, TICKET_ENRICH_FIRST_BATCH="10")  # all 9 in one batch
+    process = start_hooked_worker(env, marker, "dynamodb.PutItem=0.4", log)
     try:
         wait_for(lambda: marks(marker) >= 4, "the fourth record write", process, log)
     finally:
@@ -78,7 +79,8 @@ def test_sigterm_mid_batch_finishes_the_batch_and_exits_0(clients, make_stack, a
         upload(clients, stack, f"term/{i}.json", ticket(f"S-{i:02d}"))
     total = queue_depth(clients.sqs, stack.queue_name)["visible"]  # 15 events and setup's s3:TestEvent
     marker, log = tmp_path / "calls.txt", tmp_path / "worker.log"
-    env = worker_env(aws_env, stack, artifacts_dir, TICKET_ENRICH_VISIBILITY_EXTEND_EVERY="0.5")
+    env = worker_env(aws_env, stack, artifacts_dir, TICKET_ENRICH_VISIBILITY_EXTEND_EVERY="0.5",
+                     TICKET_ENRICH_FIRST_BATCH="10")  # a first batch of 10, like every later one
     process = start_hooked_worker(env, marker, "dynamodb.PutItem=0.5", log)
     base = f"http://127.0.0.1:{stack.http_port}"
     try:

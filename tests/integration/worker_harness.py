@@ -39,11 +39,14 @@ def queue_url(clients: AwsClients, name: str) -> str:
 
 def run_worker(settings: Settings, engine: Engine, clients: AwsClients,
                **poll: Any) -> tuple[RunStats, WorkerMetrics]:
-    """A worker in this process until the queue is drained (`--until-empty`), with these clients."""
+    """A worker in this process until the queue is drained (`--until-empty`), with these clients.
+    Its first receive takes up to 10 messages, as every later one (no slow start: the tests of
+    this suite reason about whole batches; test_crash_loop_guards.py tests the slow start)."""
     metrics, stats = WorkerMetrics(), RunStats(keep_rows=True)
     with ThreadPoolExecutor(max_workers=4) as pool:
         worker = build_worker(settings, clients, engine, pool,
-                              poll_settings(settings, until_empty=True, **{"empty_wait_seconds": 1, **poll}),
+                              poll_settings(settings, until_empty=True,
+                                            **{"empty_wait_seconds": 1, "first_batch": 10, **poll}),
                               metrics=metrics, stats=stats)
         watchdog = threading.Timer(RUN_LIMIT_S, worker.request_stop)
         watchdog.start()

@@ -34,9 +34,9 @@ IAM_ACTIONS = {
     ("dynamodb", "put_item"): "dynamodb:PutItem", ("dynamodb", "get_item"): "dynamodb:GetItem",
     ("dynamodb", "batch_get_item"): "dynamodb:BatchGetItem",
 }
-# Modules in worker/ that never run in the pod: `make setup/seed/status/show/reset` and the local
+# Modules in worker/ that never run in the pod: `make setup/seed/status/show/redrive/reset` and the local
 # emulator, run by an operator with their own credentials.
-NOT_IN_POD = {"resources.py", "emulator.py", "show.py"}
+NOT_IN_POD = {"resources.py", "emulator.py", "show.py", "redrive.py"}
 # Calls in pod code that the pod never makes, and why.
 NOT_MADE_IN_POD = {
     "sqs:GetQueueUrl": "only for a queue given by name; the ConfigMap gives the URL (test_k8s.py checks)",
@@ -115,6 +115,8 @@ def test_worker_policy_names_only_the_project_resources(config):
         ("s3:ListBucket", f"arn:aws:s3:::{artifacts_bucket}"),
         *((f"sqs:{a}", queue_arn) for a in ("ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility",
                                             "GetQueueAttributes")),
+        # The dead-letter gauge (ticket_enrich_dead_letter_messages): its depth, nothing else.
+        ("sqs:GetQueueAttributes", f"{queue_arn}-dlq"),
         *((f"dynamodb:{a}", table_arn) for a in ("PutItem", "GetItem", "BatchGetItem")),
     }
     policy = _policy("worker-policy.json")

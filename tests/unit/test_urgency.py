@@ -43,6 +43,8 @@ def level(enricher, body, priority=None, subject=""):
         ("No rush, but the export is slow.", "no_rush"),
         ("The app crashes every time I open it.", "stopped_working"),
         ("CSV export still works, so we can manage for now.", "workaround"),
+        ("The app crashes on launch for all 45 of our field technicians.", "scale"),
+        ("It's for my daughter's course starting next Monday.", "deadline_days"),
     ],
 )
 def test_signals_fire_on_their_evidence(rules, text, signal):
@@ -54,6 +56,14 @@ def test_every_time_alone_is_not_a_broken_feature(rules):
     assert "stopped_working" not in rules.fired("Every time I open the settings page the sidebar flickers a bit.")
     assert "stopped_working" not in rules.fired("Thanks, every time I call you are helpful.")
     assert "stopped_working" in rules.fired("Uploading fails every time.")
+
+
+def test_a_past_date_is_not_a_deadline_but_a_date_ahead_beside_it_is(rules):
+    """deadline_days' not_within: the date inside "was due on Monday" does not count, another does."""
+    assert "deadline_days" not in rules.fired("Where is my parcel? It was due on Monday.")
+    assert "deadline_days" not in rules.fired("I sent the dress back on Monday, please refund it.")
+    assert "deadline_days" in rules.fired("The dresses were due Tuesday. The wedding is on Saturday.")
+    assert "deadline_days" in rules.fired("It hasn't shipped and term starts on Monday.")
 
 
 def test_combinations_fire_when_all_their_signals_do(rules):

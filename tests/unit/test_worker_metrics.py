@@ -29,7 +29,7 @@ def test_the_documented_metrics_are_served_with_their_types_and_labels():
     metrics = WorkerMetrics()
     metrics.set_runtime(variant="avx2", profile="offline")
     docs = documented()
-    assert len(docs) == 11
+    assert len(docs) == 13
     text = metrics.render()
     types = served_types(text)
     ours = {name for name in types if name.startswith("ticket_enrich_") and not name.endswith("_created")}
