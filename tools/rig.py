@@ -96,13 +96,16 @@ def log_lines(log: Path) -> list[dict[str, Any]]:
 
 
 def wait_logged_ready(process: subprocess.Popen[bytes], log: Path, limit_s: float = 120.0) -> None:
-    """Return once the worker has logged "worker ready" (models loaded, queue found), or it
-    exited, or `limit_s` passed."""
+    """Return once the worker has logged "worker ready" (models loaded, queue found; an INFO line)
+    or it exited; RuntimeError if neither happened within `limit_s` (a log level above INFO hides
+    the line: do not wait for nothing)."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline and process.poll() is None:
         if any(line.get("msg") == "worker ready" for line in log_lines(log)):
             return
         time.sleep(0.05)
+    if process.poll() is None:
+        raise RuntimeError(f"no 'worker ready' in {log} after {limit_s:.0f} s")
 
 
 # ---- tickets in, records out --------------------------------------------------------------

@@ -25,8 +25,13 @@ def test_the_metric_counts_in_flight_messages_but_not_delayed_ones():
     assert rules.metric(visible=100, in_flight=20, delayed=7) == 120
 
 
+# The arithmetic below is written for a queueLength of 150; the manifest's own (measured by
+# `make throughput`) changes when the runtime does, the policies and windows are the manifest's.
+QUEUE_LENGTH = 150
+
+
 def test_activation_then_the_hpa_scales_up_within_its_policies():
-    rules = Rules.from_manifest()  # queueLength 150, up: +100 % or +4 pods per 30 s (the larger)
+    rules = Rules.from_manifest().scaled(queue_length=QUEUE_LENGTH)  # up: +100 % or +4 pods per 30 s (the larger)
     scaler = Autoscaler(rules)
     assert scaler.observe(0, visible=3000, in_flight=0) == 1  # KEDA activates: 0 -> 1
     assert scaler.observe(15, visible=3000, in_flight=0) == 5  # ceil(3000/150) = 20, limited to 1 + 4
@@ -38,7 +43,7 @@ def test_activation_then_the_hpa_scales_up_within_its_policies():
 
 
 def test_within_the_tolerance_nothing_moves():
-    scaler = Autoscaler(Rules.from_manifest())
+    scaler = Autoscaler(Rules.from_manifest().scaled(queue_length=QUEUE_LENGTH))
     scaler.observe(0, 10, 0)
     scaler.replicas = 4
     assert scaler.observe(15, visible=620, in_flight=0) == 4  # 620 / (150 x 4) = 1.03: within 10 %
@@ -46,7 +51,7 @@ def test_within_the_tolerance_nothing_moves():
 
 
 def test_scale_down_waits_for_the_window_then_one_pod_a_minute_and_zero_after_the_cooldown():
-    rules = Rules.from_manifest()  # down: window 300 s, 1 pod per 60 s; cooldown 300 s
+    rules = Rules.from_manifest().scaled(queue_length=QUEUE_LENGTH)  # down: window 300 s, 1 pod per 60 s; cooldown 300 s
     scaler = Autoscaler(rules)
     for t in range(0, 200, 15):
         scaler.observe(t, visible=3000, in_flight=0)
@@ -71,3 +76,15 @@ def test_time_runs_faster_but_the_arithmetic_is_the_same():
     assert scaler.observe(0.0, visible=300, in_flight=0) == 1
     assert scaler.observe(1.5, visible=300, in_flight=0) == 4
 
+
+
+def test_queue_length_is_the_derivation_written_beside_it():
+    """The manifest says where its queueLength comes from (`make throughput`); the arithmetic in
+    that comment must give the number the trigger uses."""
+    import math
+    import re
+
+    text = SCALEDOBJECT.read_text()
+    rate, delay, result = re.search(r"([\d.]+) tickets/s per 2-CPU pod.*?x (\d+) s = (\d+)", text, re.S).groups()
+    assert math.floor(float(rate) * int(delay)) == int(result) == Rules.from_manifest().queue_length
+    assert "make throughput" in text
