@@ -34,6 +34,9 @@ cache inputs and outputs of the decoder and cross_kv graphs.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 from export.bart_graphs import (
@@ -41,6 +44,7 @@ from export.bart_graphs import (
     MS_DOMAIN,
     TO_CACHE,
     BartShape,
+    State,
     _embed,
     _feed_forward,
     _Graph,
@@ -72,19 +76,19 @@ def _to_float(g: _Graph, x: str, name: str) -> str:
 def _attention(g: _Graph, shape: BartShape, prefix: str, q: str, k: str, v: str, cache: list[str],
                seqlens: str, total: str) -> tuple[str, list[str]]:
     """GroupQueryAttention over `cache` (K, V buffers) appended with k, v; output in float32."""
-    outputs = g.op("GroupQueryAttention", [_to_cache(g, q, f"{prefix}/q"), k, v, *cache, seqlens, total],
-                   f"{prefix}/GroupQueryAttention", outputs=3, domain=MS_DOMAIN,
-                   num_heads=shape.heads, kv_num_heads=shape.heads)  # fmt: skip
+    outputs = g.ops("GroupQueryAttention", [_to_cache(g, q, f"{prefix}/q"), k, v, *cache, seqlens, total],
+                    f"{prefix}/GroupQueryAttention", 3, domain=MS_DOMAIN,
+                    num_heads=shape.heads, kv_num_heads=shape.heads)  # fmt: skip
     return _to_float(g, outputs[0], f"{prefix}/attention"), outputs[1:]
 
 
-def _block(g: _Graph, state, x: str, attention: str, prefix: str) -> str:
+def _block(g: _Graph, state: State, x: str, attention: str, prefix: str) -> str:
     """out_proj, residual, LayerNorm."""
     out = _linear(g, state, attention, f"{prefix}.out_proj")
     return _layer_norm(g, state, g.op("Add", [x, out], f"{prefix}/residual"), f"{prefix}_layer_norm")
 
 
-def _lengths(g: _Graph, shape: BartShape):
+def _lengths(g: _Graph, shape: BartShape) -> tuple[str, str, str, str, str]:
     """(self seqlens_k, self total, cross seqlens_k, cross total, index of each row's last source
     position) as GroupQueryAttention and GatherElements want them."""
     from onnx import TensorProto
@@ -117,7 +121,7 @@ def _last_source_position(g: _Graph, shape: BartShape, cache: str, index: str, p
     return g.op("Reshape", [x, g.const("bsd", np.array([0, 1, shape.d_model], np.int64))], f"{prefix}/Reshape")
 
 
-def decoder_graph(state: dict[str, np.ndarray], shape: BartShape):
+def decoder_graph(state: State, shape: BartShape) -> Any:
     from onnx import TensorProto
 
     g = _Graph()
@@ -164,7 +168,7 @@ def decoder_graph(state: dict[str, np.ndarray], shape: BartShape):
 CACHE_TYPES = {"float32": 1, "float16": 10}  # onnx TensorProto.FLOAT, FLOAT16
 
 
-def set_cache_type(model, elem_type: int) -> int:
+def set_cache_type(model: Any, elem_type: int) -> int:
     """Rewrite a decoder or cross_kv graph (in place) to keep its attention caches in `elem_type`
     (onnx TensorProto, e.g. FLOAT16): the cache inputs and outputs and the Casts that feed
     GroupQueryAttention. Returns how many tensors and casts changed (0: nothing to rewrite)."""
@@ -184,7 +188,7 @@ def set_cache_type(model, elem_type: int) -> int:
     return changed
 
 
-def set_cache_type_file(path, dtype: str) -> None:
+def set_cache_type_file(path: Path, dtype: str) -> None:
     """`set_cache_type` to `dtype` ("float16", "float32") on a graph file, saved in place (weights
     inline, as the quantizer wrote them)."""
     import onnx

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,7 @@ POSITION_OFFSET = 2  # BartLearnedPositionalEmbedding: position p reads row p + 
 MASK_FILTER = -1.0e9
 GRAPH_FILES = ("encoder.onnx", "cross_kv.onnx", "decoder.onnx")
 KV = ("key", "value")
+State = dict[str, np.ndarray]  # a checkpoint's weights by name, float32
 TO_CACHE = "/to_cache"  # suffix of the Casts to the attention caches' dtype (export/bart_decoder.py)
 
 
@@ -49,7 +51,7 @@ class BartShape:
         return self.d_model // self.heads
 
     @classmethod
-    def from_config(cls, config: dict) -> BartShape:
+    def from_config(cls, config: dict[str, Any]) -> BartShape:
         problems = []
         if config.get("model_type") != "bart":
             problems.append(f"model_type is {config.get('model_type')!r}, not 'bart'")
@@ -75,24 +77,30 @@ class _Graph:
     """Nodes, initializers and named outputs of one graph being written."""
 
     def __init__(self) -> None:
-        self.nodes: list = []
+        self.nodes: list[Any] = []
         self.initializers: dict[str, np.ndarray] = {}
-        self.inputs: list = []
-        self.outputs: list = []
+        self.inputs: list[Any] = []
+        self.outputs: list[Any] = []
 
     def const(self, name: str, array: np.ndarray) -> str:
         if name not in self.initializers:
             self.initializers[name] = np.ascontiguousarray(array)
         return name
 
-    def op(self, op_type: str, inputs: list[str], name: str, outputs: int = 1, domain: str = "", **attrs):
+    def op(self, op_type: str, inputs: list[str], name: str, domain: str = "", **attrs: Any) -> str:
+        """A node with one output; returns the output's name."""
+        return self.ops(op_type, inputs, name, 1, domain, **attrs)[0]
+
+    def ops(self, op_type: str, inputs: list[str], name: str, outputs: int, domain: str = "",
+            **attrs: Any) -> list[str]:
+        """A node with `outputs` outputs; returns their names."""
         from onnx import helper
 
         names = [f"{name}_output_{i}" for i in range(outputs)]
         self.nodes.append(helper.make_node(op_type, inputs, names, name=name, domain=domain, **attrs))
-        return names[0] if outputs == 1 else names
+        return names
 
-    def model(self, name: str):
+    def model(self, name: str) -> Any:
         from onnx import helper, numpy_helper
 
         initializers = [numpy_helper.from_array(a, n) for n, a in self.initializers.items()]
@@ -101,7 +109,7 @@ class _Graph:
         return helper.make_model(graph, opset_imports=opsets, producer_name="ticket-enrichment export")
 
 
-def _tensor(name: str, elem_type: int, dims: list) -> object:
+def _tensor(name: str, elem_type: int, dims: list[Any]) -> Any:
     from onnx import helper
 
     return helper.make_tensor_value_info(name, elem_type, dims)
@@ -114,7 +122,7 @@ def _weights(state: dict[str, np.ndarray], key: str) -> np.ndarray:
         raise ExportError(f"the BART checkpoint has no {key!r}") from exc
 
 
-def _linear(g: _Graph, state, x: str, name: str) -> str:
+def _linear(g: _Graph, state: State, x: str, name: str) -> str:
     """x @ W.T + b for the torch Linear `name` (its .weight and .bias). Q, K and V stay three
     MatMuls on one input: the quantizer quantizes that input once for the three, and no Split
     copies a fused product apart (measured: as fast, simpler)."""
@@ -123,13 +131,13 @@ def _linear(g: _Graph, state, x: str, name: str) -> str:
     return g.op("Add", [y, g.const(f"{name}.bias", _weights(state, f"{name}.bias"))], f"{name}/Add")
 
 
-def _layer_norm(g: _Graph, state, x: str, prefix: str) -> str:
+def _layer_norm(g: _Graph, state: State, x: str, prefix: str) -> str:
     w = g.const(f"{prefix}.weight", _weights(state, f"{prefix}.weight"))
     b = g.const(f"{prefix}.bias", _weights(state, f"{prefix}.bias"))
     return g.op("LayerNormalization", [x, w, b], f"{prefix}/LayerNormalization", axis=-1, epsilon=1e-5)
 
 
-def _feed_forward(g: _Graph, state, x: str, prefix: str) -> str:
+def _feed_forward(g: _Graph, state: State, x: str, prefix: str) -> str:
     """fc2(gelu(fc1(x))) + x, LayerNorm; gelu exact (erf), written the way onnxruntime fuses it."""
     h = _linear(g, state, x, f"{prefix}.fc1")
     scaled = g.op("Div", [h, g.const("sqrt2", np.array(np.sqrt(2.0), np.float32))], f"{prefix}/gelu/Div")
@@ -141,7 +149,7 @@ def _feed_forward(g: _Graph, state, x: str, prefix: str) -> str:
     return _layer_norm(g, state, g.op("Add", [x, h], f"{prefix}/ffn_residual"), f"{prefix}.final_layer_norm")
 
 
-def _embed(g: _Graph, state, shape: BartShape, ids: str, side: str, start: str) -> str:
+def _embed(g: _Graph, state: State, shape: BartShape, ids: str, side: str, start: str) -> str:
     """Token embedding (x embed_scale) + learned positions from `start` ([1] int64) on, LayerNorm."""
     table = g.const("shared.weight", _weights(state, "model.shared.weight"))
     x = g.op("Gather", [table, ids], f"{side}.embed_tokens/Gather")
@@ -157,7 +165,7 @@ def _embed(g: _Graph, state, shape: BartShape, ids: str, side: str, start: str) 
     return _layer_norm(g, state, g.op("Add", [x, positions], f"{side}/embed_sum"), f"model.{side}.layernorm_embedding")
 
 
-def _attention_block(g: _Graph, state, x: str, prefix: str, attention: list[str], **attrs) -> str:
+def _attention_block(g: _Graph, state: State, x: str, prefix: str, attention: list[str], **attrs: Any) -> str:
     """MultiHeadAttention on `attention` inputs, out_proj, residual, LayerNorm."""
     out = g.op("MultiHeadAttention", attention, f"{prefix}/MultiHeadAttention", domain=MS_DOMAIN,
                mask_filter_value=MASK_FILTER, **attrs)
@@ -165,7 +173,7 @@ def _attention_block(g: _Graph, state, x: str, prefix: str, attention: list[str]
     return _layer_norm(g, state, g.op("Add", [x, out], f"{prefix}/residual"), f"{prefix}_layer_norm")
 
 
-def encoder_graph(state: dict[str, np.ndarray], shape: BartShape):
+def encoder_graph(state: State, shape: BartShape) -> Any:
     from onnx import TensorProto
 
     g = _Graph()
@@ -187,7 +195,7 @@ def encoder_graph(state: dict[str, np.ndarray], shape: BartShape):
     return g.model("bart_encoder")
 
 
-def cross_kv_graph(state: dict[str, np.ndarray], shape: BartShape):
+def cross_kv_graph(state: State, shape: BartShape) -> Any:
     """Every decoder layer's cross-attention K and V, each written straight into the layout
     GroupQueryAttention reads ([batch, heads, source, head_dim]) in the cache dtype; one GEMM per
     output (they share one quantized input), so no Split copies a fused product apart (measured
@@ -219,20 +227,20 @@ def cross_name(kind: str, layer: int, which: str) -> str:
     return f"{kind}.{layer}.encoder.{which}"
 
 
-def _identity(x: str, name: str):
+def _identity(x: str, name: str) -> Any:
     from onnx import helper
 
     return helper.make_node("Identity", [x], [name], name=f"{name}/Identity")
 
 
-def _transpose(x: str, name: str):
+def _transpose(x: str, name: str) -> Any:
     """[batch, length, heads, head_dim] -> [batch, heads, length, head_dim], written as `name`."""
     from onnx import helper
 
     return helper.make_node("Transpose", [x], [name], name=f"{name}/Transpose", perm=[0, 2, 1, 3])
 
 
-def checkpoint_state(folder: Path) -> tuple[dict[str, np.ndarray], dict]:
+def checkpoint_state(folder: Path) -> tuple[State, dict[str, Any]]:
     """The checkpoint's weights as float32 numpy arrays (tied weights resolved by transformers)."""
     import torch
     from transformers import AutoModelForSeq2SeqLM

@@ -11,13 +11,14 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from runtime.session import SessionSettings, available_cpus, make_session
 
 
-def weight_matmuls(graph) -> list:
+def weight_matmuls(graph: Any) -> list[Any]:
     """MatMul nodes whose second input is a constant weight of `graph` (top level only)."""
     weights = {init.name for init in graph.initializer}
     return [node for node in graph.node if node.op_type == "MatMul" and node.input[1] in weights]

@@ -36,25 +36,27 @@ def transformers_generate(model: Any, inputs: dict[str, Any], config: Any) -> An
     return model.generate(**inputs, generation_config=config, use_model_defaults=False)
 
 
-def encode(encoder, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-    return encoder.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+def encode(encoder: Any, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    hidden: np.ndarray = encoder.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+    return hidden
 
 
-def greedy(sessions: dict, input_ids: np.ndarray, attention_mask: np.ndarray, config: GenerationConfig) -> list[int]:
+def greedy(sessions: dict[str, Any], input_ids: np.ndarray, attention_mask: np.ndarray, config: GenerationConfig) -> list[int]:
     """One text ([1, S] arrays) -> its greedy token ids, decoder start token first.
     `sessions`: the "encoder", "cross_kv" and "decoder" InferenceSessions."""
     decoder = cached_decoder(sessions, input_ids, attention_mask, config.total_max_length)
     return greedy_search(decoder, 1, config)[0]
 
 
-def teacher_forced_logits(sessions: dict, input_ids, attention_mask, decoder_input_ids) -> np.ndarray:
+def teacher_forced_logits(sessions: dict[str, Any], input_ids: np.ndarray, attention_mask: np.ndarray,
+                          decoder_input_ids: np.ndarray) -> np.ndarray:
     """Logits for every position of `decoder_input_ids` [1, T], fed one position at a time from
     an empty self-attention cache (the decoder graph takes one new token per run)."""
     decoder = cached_decoder(sessions, input_ids, attention_mask, decoder_input_ids.shape[1])
     return decoder.run(decoder_input_ids)
 
 
-def cached_decoder(sessions: dict, input_ids: np.ndarray, attention_mask: np.ndarray, capacity: int) -> CachedDecoder:
+def cached_decoder(sessions: dict[str, Any], input_ids: np.ndarray, attention_mask: np.ndarray, capacity: int) -> CachedDecoder:
     hidden = encode(sessions["encoder"], input_ids, attention_mask)
     cross = cross_cache(sessions["cross_kv"], sessions["decoder"], hidden, attention_mask)
     return CachedDecoder(sessions["decoder"], cross, capacity=capacity)

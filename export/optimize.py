@@ -6,7 +6,9 @@ quantizer, 167 ms for the same graph pre-optimized (loaded at "all"), 128 ms at 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from runtime.session import SessionSettings, make_session
 
@@ -83,10 +85,10 @@ class _DataFile:
         self.handle = open(self.path, "wb")
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.handle.close()
 
-    def put(self, tensor) -> None:
+    def put(self, tensor: Any) -> None:
         from onnx.external_data_helper import set_external_data
 
         key = _digest(tensor)
@@ -99,21 +101,21 @@ class _DataFile:
         self.used = True
 
 
-def _ensure_raw(tensor) -> None:
+def _ensure_raw(tensor: Any) -> None:
     from onnx.numpy_helper import from_array, to_array
 
     if not tensor.HasField("raw_data") and tensor.data_location != tensor.EXTERNAL:
         tensor.CopyFrom(from_array(to_array(tensor), tensor.name))
 
 
-def _digest(tensor) -> bytes:
+def _digest(tensor: Any) -> bytes:
     import hashlib
 
     header = f"{tensor.data_type}:{list(tensor.dims)}:".encode()
     return hashlib.sha256(header + tensor.raw_data).digest()
 
 
-def _initializers(graph):
+def _initializers(graph: Any) -> Iterator[Any]:
     yield from graph.initializer
     for node in graph.node:
         for attr in node.attribute:

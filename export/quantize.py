@@ -18,6 +18,7 @@ import hashlib
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,12 +60,12 @@ class QuantPreset:
         # full range, as on VNNI. (Byte-identical to avx512_vnni; stored once.)
         return cls("arm64", weights="int8", reduce_range=False)
 
-    def settings_key(self) -> tuple:
+    def settings_key(self) -> tuple[Any, ...]:
         """Everything but the name: presets with equal keys produce byte-identical graphs."""
         return (self.weights, self.reduce_range, self.per_channel, self.activations, self.operators)
 
     def describe(self, outliers: OutlierSplit | None, keep_fp32: tuple[str, ...] = (),
-                 attention_cache: str | None = None) -> dict:
+                 attention_cache: str | None = None) -> dict[str, Any]:
         """The manifest's Variant.quantization for this preset."""
         info = asdict(self)
         info["operators"] = list(self.operators)
@@ -83,7 +84,7 @@ class OutlierSplit:
     max_channels: int = 16
     ratio: float = 6.0  # a channel is an outlier when its range is >= ratio x the median range
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"max_channels": self.max_channels, "min_ratio_to_median": self.ratio}
 
 
@@ -104,7 +105,7 @@ def outlier_channels(ranges: np.ndarray, max_channels: int, ratio: float) -> np.
     return np.sort(chosen).astype(np.int64)
 
 
-def split_outliers(model, absmax: dict[str, np.ndarray], max_channels: int, ratio: float) -> list[str]:
+def split_outliers(model: Any, absmax: dict[str, np.ndarray], max_channels: int, ratio: float) -> list[str]:
     """Rewrite `model` in place (see module doc); returns the fp32 side MatMuls' names.
 
     Kept cheap at run time: MatMuls that read the same tensor (Q, K, V) share one mask and one
@@ -129,7 +130,7 @@ def split_outliers(model, absmax: dict[str, np.ndarray], max_channels: int, rati
             added.add(name)
         return name
 
-    def plan(node):
+    def plan(node: Any) -> tuple[np.ndarray, np.ndarray] | None:
         """(weight array, outlier channels) for a MatMul worth splitting, else None."""
         ranges = absmax.get(node.name)
         weight = inits.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
@@ -142,12 +143,12 @@ def split_outliers(model, absmax: dict[str, np.ndarray], max_channels: int, rati
         return (w, idx) if len(idx) else None
 
     graph = top
-    consumers: dict[str, list] = {}
+    consumers: dict[str, list[Any]] = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     split_inputs: dict[tuple[str, tuple[int, ...]], tuple[str, str]] = {}
-    after: dict[int, list] = {}  # id(node) -> nodes to emit right after it
+    after: dict[int, list[Any]] = {}  # id(node) -> nodes to emit right after it
     nodes = []
     for node in graph.node:
         planned = plan(node)
